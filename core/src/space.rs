@@ -1,0 +1,111 @@
+//! Search spaces: bounds and kind per coordinate.
+use serde::{Deserialize, Serialize};
+
+/// The kind of one coordinate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DimKind {
+    /// A real number in `[lo, hi]`.
+    Real,
+    /// An integer in `[lo, hi]`; continuous strategies propose reals, the problem rounds.
+    Integer,
+    /// One of `n` categories encoded as `0..n` (bounds `[0, n-1]`).
+    Categorical {
+        /// Number of categories.
+        n: u32,
+    },
+}
+
+/// One coordinate of a [`Space`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Dim {
+    /// Kind of the coordinate.
+    pub kind: DimKind,
+    /// Lower bound (inclusive).
+    pub lo: f64,
+    /// Upper bound (inclusive).
+    pub hi: f64,
+}
+
+/// A search space: one [`Dim`] per coordinate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Space {
+    dims: Vec<Dim>,
+}
+
+impl Space {
+    /// A space from its coordinates. Panics never: invalid bounds are reported by [`Space::check`].
+    pub fn new(dims: Vec<Dim>) -> Self {
+        Self { dims }
+    }
+
+    /// `d` real coordinates, all in `[lo, hi]`.
+    pub fn real_box(d: usize, lo: f64, hi: f64) -> Self {
+        Self { dims: vec![Dim { kind: DimKind::Real, lo, hi }; d] }
+    }
+
+    /// Real coordinates with per-coordinate bounds.
+    pub fn real_bounds(lo: &[f64], hi: &[f64]) -> Self {
+        Self {
+            dims: lo.iter().zip(hi).map(|(&lo, &hi)| Dim { kind: DimKind::Real, lo, hi }).collect(),
+        }
+    }
+
+    /// Number of coordinates.
+    pub fn dim(&self) -> usize {
+        self.dims.len()
+    }
+
+    /// The coordinates.
+    pub fn dims(&self) -> &[Dim] {
+        &self.dims
+    }
+
+    /// Lower bounds.
+    pub fn lower(&self) -> Vec<f64> {
+        self.dims.iter().map(|d| d.lo).collect()
+    }
+
+    /// Upper bounds.
+    pub fn upper(&self) -> Vec<f64> {
+        self.dims.iter().map(|d| d.hi).collect()
+    }
+
+    /// Whether every coordinate is real.
+    pub fn is_real(&self) -> bool {
+        self.dims.iter().all(|d| d.kind == DimKind::Real)
+    }
+
+    /// Checks that the space is usable: at least one coordinate, finite bounds, `lo <= hi`.
+    pub fn check(&self) -> Result<(), crate::ConfigError> {
+        if self.dims.is_empty() {
+            return Err(crate::ConfigError::new("dimension", "the space has no coordinates"));
+        }
+        for (i, d) in self.dims.iter().enumerate() {
+            if !(d.lo.is_finite() && d.hi.is_finite()) {
+                return Err(crate::ConfigError::new(
+                    format!("bounds[{i}]"),
+                    "bounds must be finite",
+                ));
+            }
+            if d.lo > d.hi {
+                return Err(crate::ConfigError::new(
+                    format!("bounds[{i}]"),
+                    format!("lower bound {} is above upper bound {}", d.lo, d.hi),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Maps a point of the continuous encoding onto the space: clamps into bounds, rounds
+    /// integer and categorical coordinates.
+    pub fn repair(&self, x: &mut [f64]) {
+        for (v, d) in x.iter_mut().zip(&self.dims) {
+            *v = v.clamp(d.lo, d.hi);
+            if d.kind != DimKind::Real {
+                *v = v.round().clamp(d.lo, d.hi);
+            }
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The ask-tell contract.
+use std::collections::BTreeMap;
+
+use serde::{Serialize, de::DeserializeOwned};
+
+use crate::{ConfigError, Evaluated, Rng, Space, TellError};
+
+/// One point to evaluate, as returned by `ask`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Candidate<G> {
+    /// Unique, increasing id, assigned by the strategy from its state.
+    pub id: u64,
+    /// The genome: a vector, a noise index, a seed chain.
+    pub genome: G,
+}
+
+/// Numbers a strategy reports after `tell` (σ, condition number, restarts...). Written to the
+/// journal's tell line. Ordered so the journal is deterministic.
+pub type Metrics = BTreeMap<String, f64>;
+
+/// An optimizer behind the ask-tell contract.
+///
+/// `&self` holds validated, immutable configuration; everything that changes lives in
+/// [`Strategy::State`]. Randomness comes only from the `rng` arguments, which the study derives
+/// from (seed, purpose, generation), so `ask`/`tell` are pure functions of their inputs.
+///
+/// Fitness is minimised. Failed evaluations reach `tell` with [`Evaluated::fitness`] `= +inf`
+/// and must never make a strategy panic.
+pub trait Strategy: Send + Sync + Sized + 'static {
+    /// The YAML `kind`.
+    const NAME: &'static str;
+    /// Configuration as read from the study file.
+    type Config: Clone + Serialize + DeserializeOwned;
+    /// Everything that changes; a checkpoint is `serde(State)`.
+    type State: Clone + Serialize + DeserializeOwned + Send;
+    /// Per-candidate genome.
+    type Genome: Clone + Serialize + DeserializeOwned + Send + Sync;
+    /// Per-generation context the decoder needs (`()` when the genome is the vector itself).
+    type Context: Clone + Serialize + DeserializeOwned + Send + Sync;
+
+    /// Validates `config` against `space`.
+    fn new(config: Self::Config, space: &Space) -> Result<Self, ConfigError>;
+    /// The initial state.
+    fn init(&self, rng: &mut Rng) -> Self::State;
+    /// The next batch of candidates (one generation for population methods).
+    fn ask(&self, s: &mut Self::State, rng: &mut Rng) -> Vec<Candidate<Self::Genome>>;
+    /// Takes the results of asked candidates (in any order). Deterministic in (state, results, rng).
+    fn tell(
+        &self,
+        s: &mut Self::State,
+        results: &[Evaluated<Self::Genome>],
+        rng: &mut Rng,
+    ) -> Result<Metrics, TellError>;
+    /// Context for [`Strategy::decode`].
+    fn context(&self, s: &Self::State) -> Self::Context;
+    /// Genome → point in the problem's continuous encoding. `out.len()` is the space dimension.
+    fn decode(&self, ctx: &Self::Context, g: &Self::Genome, out: &mut [f64]);
+    /// Best genome and fitness seen so far (the strategy's own view).
+    fn best(&self, s: &Self::State) -> Option<(Self::Genome, f64)>;
+    /// `Some(reason)` when the strategy has nothing more to do (converged and no restarts left).
+    fn stop(&self, _s: &Self::State) -> Option<String> {
+        None
+    }
+}
