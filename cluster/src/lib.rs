@@ -1,1 +1,86 @@
-//! placeholder
+//! evoforge-cluster: where evaluations run, not what they are.
+//!
+//! The study layer holds a `Box<dyn Evaluator>` and talks to it in batches: `submit` a
+//! generation's tasks, then `poll` results as they complete. Results may arrive in any order;
+//! the study puts them back in ask order, which is why the journal does not depend on the
+//! number of threads.
+#![warn(missing_docs)]
+
+mod threads;
+
+use std::time::Duration;
+
+use evoforge_core::Outcome;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+pub use threads::ThreadEvaluator;
+
+/// One point to evaluate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Task {
+    /// Candidate id.
+    pub id: u64,
+    /// Generation it was asked in.
+    pub generation: u64,
+    /// Per-evaluation seed (see `evoforge_core::rng`).
+    pub seed: u64,
+    /// The point, in the problem's continuous encoding.
+    pub x: Vec<f64>,
+}
+
+/// The outcome of one [`Task`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResult {
+    /// Candidate id of the task.
+    pub id: u64,
+    /// Values or the reason for failure.
+    pub outcome: Outcome,
+    /// Wall-clock seconds the evaluation took.
+    pub wall: f64,
+}
+
+/// How long `poll` may block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Return at once with what is ready.
+    No,
+    /// Wait for at least one result, at most this long.
+    Up(Duration),
+    /// Wait until at least one result is ready.
+    Block,
+}
+
+/// Failures of the evaluation machinery itself (not of an objective).
+#[derive(Debug, Error)]
+pub enum ClusterError {
+    /// A pool or worker could not be started.
+    #[error("cannot start evaluator: {0}")]
+    Start(String),
+    /// Results were polled while nothing was pending.
+    #[error("poll with no task pending")]
+    Idle,
+    /// The evaluator has shut down.
+    #[error("evaluator disconnected")]
+    Disconnected,
+}
+
+/// Runs tasks somewhere. Object-safe: the study holds a `Box<dyn Evaluator>`.
+pub trait Evaluator: Send {
+    /// How many evaluations can run at once.
+    fn slots(&self) -> usize;
+    /// Per-generation context for workers that decode genomes themselves (unused by threads).
+    fn set_context(&mut self, _ctx: &[u8]) -> Result<(), ClusterError> {
+        Ok(())
+    }
+    /// Queues tasks.
+    fn submit(&mut self, tasks: Vec<Task>) -> Result<(), ClusterError>;
+    /// Returns finished results (possibly out of order).
+    fn poll(&mut self, wait: Wait) -> Result<Vec<TaskResult>, ClusterError>;
+    /// Number of submitted tasks without a result yet.
+    fn pending(&self) -> usize;
+    /// Only the leader writes the journal.
+    fn is_leader(&self) -> bool {
+        true
+    }
+}
