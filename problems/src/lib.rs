@@ -1,1 +1,22 @@
-//! placeholder
+//! evoforge-problems: objective functions for evoforge. Problems know nothing of strategies.
+//!
+//! * [`bbob`]: the 24 noiseless functions of the BBOB testbed, value for value as COCO
+//!   (<https://github.com/numbbo/coco>, `code-experiments/src`) computes them, for any dimension
+//!   ≥ 2 and any instance. Definitions: N. Hansen, S. Finck, R. Ros, A. Auger (2009),
+//!   "Real-parameter black-box optimization benchmarking 2009: noiseless functions
+//!   definitions", INRIA research report RR-6829.
+//! * [`classic`]: textbook test functions with known optima (sphere, Rosenbrock, Rastrigin,
+//!   Ackley, Branin, Hartmann, ...), with the constants and bounds of the Virtual Library of
+//!   Simulation Experiments (Surjanovic & Bingham).
+//!
+//! Each family comes with a `serde` configuration (`BbobConfig`, `ClassicConfig`) that the study
+//! layer embeds under `problem: {kind: ...}`; `build()` validates it and names the offending YAML
+//! field in its [`evoforge_core::ConfigError`].
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod bbob;
+pub mod classic;
+
+pub use bbob::{Bbob, BbobConfig, bbob_function_name};
+pub use classic::{Classic, ClassicConfig, ClassicKind};
