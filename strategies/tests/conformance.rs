@@ -1,0 +1,70 @@
+//! Every strategy of the crate through the shared conformance suite.
+use evoforge_core::{Describe, Space, Strategy};
+use evoforge_strategies::conformance::{Options, Progress, check_all};
+use evoforge_strategies::{
+    BoundHandling, CmaEs, CmaEsConfig, OnePlusOne, OnePlusOneConfig, RandomSearch,
+    RandomSearchConfig, Restarts,
+};
+
+fn space() -> Space {
+    Space::real_box(5, -5.0, 5.0)
+}
+
+#[test]
+fn random_search_conforms() {
+    let s = RandomSearch::new(RandomSearchConfig::default(), &space()).unwrap();
+    let opts = Options { budget: 2000, progress: Progress::Improve, ..Default::default() };
+    check_all(&s, &space(), &opts).unwrap();
+}
+
+#[test]
+fn one_plus_one_conforms() {
+    let s = OnePlusOne::new(OnePlusOneConfig::default(), &space()).unwrap();
+    let opts = Options { budget: 3000, progress: Progress::Orders(6.0), ..Default::default() };
+    check_all(&s, &space(), &opts).unwrap();
+}
+
+fn cmaes_variants() -> Vec<(&'static str, CmaEsConfig)> {
+    let d = CmaEsConfig::default;
+    vec![
+        ("full", d()),
+        ("sep", CmaEsConfig { separable: true, ..d() }),
+        ("ipop", CmaEsConfig { restarts: Restarts::Ipop, ..d() }),
+        ("bipop", CmaEsConfig { restarts: Restarts::Bipop, ..d() }),
+        ("sep-bipop", CmaEsConfig { restarts: Restarts::Bipop, separable: true, ..d() }),
+        ("bounds-none", CmaEsConfig { bounds: BoundHandling::None, ..d() }),
+        ("bounds-clip", CmaEsConfig { bounds: BoundHandling::Clip, ..d() }),
+        ("popsize-2", CmaEsConfig { popsize: Some(2), ..d() }),
+    ]
+}
+
+#[test]
+fn cmaes_variants_conform() {
+    for (name, cfg) in cmaes_variants() {
+        let s = CmaEs::new(cfg, &space()).unwrap();
+        // Sphere from ~O(10) to below 1e-6 within 3000 evaluations in 5-D.
+        let budget = if name == "popsize-2" { 6000 } else { 3000 };
+        let opts = Options { budget, progress: Progress::Orders(7.0), ..Default::default() };
+        check_all(&s, &space(), &opts).unwrap_or_else(|e| panic!("cmaes {name}: {e}"));
+    }
+}
+
+#[test]
+fn conformance_holds_in_one_dimension_and_on_a_restart() {
+    // d = 1 (degenerate matrices) and a round trip right across restarts.
+    let one = Space::real_box(1, -2.0, 3.0);
+    let cfg =
+        CmaEsConfig { restarts: Restarts::Ipop, max_evals_per_run: Some(30), ..Default::default() };
+    let s = CmaEs::new(cfg, &one).unwrap();
+    check_all(&s, &one, &Options { warmup: 7, compare: 20, ..Default::default() }).unwrap();
+}
+
+#[test]
+fn describe_kind_is_the_strategy_name() {
+    assert_eq!(<RandomSearchConfig as Describe>::KIND, RandomSearch::NAME);
+    assert_eq!(<OnePlusOneConfig as Describe>::KIND, OnePlusOne::NAME);
+    assert_eq!(<CmaEsConfig as Describe>::KIND, CmaEs::NAME);
+    assert_eq!(RandomSearch::NAME, "random");
+    assert_eq!(OnePlusOne::NAME, "one_plus_one");
+    assert_eq!(CmaEs::NAME, "cmaes");
+}
