@@ -30,7 +30,9 @@
 //! C is stored as its lower triangle only (column-major n×n, strict upper triangle unused),
 //! so it is symmetric by construction; the eigendecomposition C = B D² Bᵀ reads the lower
 //! triangle. As in the tutorial (Appendix B.2, "lazy update") and pycma, the decomposition is
-//! refreshed only every `max(1, 1/(10 n (c_1 + c_μ)))` generations (option `eigen_interval`);
+//! refreshed only every `⌈max(1, 1/(10 n (c_1 + c_μ)))⌉` generations (option
+//! `eigen_interval`; at n = 100 that is every second generation, and the decomposition is then
+//! most of the cost of a generation);
 //! between refreshes sampling uses the last B, D and `C^{-1/2} ⟨y⟩_w` is `B ⟨z⟩_w`, which is
 //! exact for the B, D the samples were drawn with. The matrix products (`B·(D z)` for the whole
 //! population, the rank-μ update of the lower triangle) use faer, single-threaded so that the
@@ -227,7 +229,7 @@ pub struct Params {
     pub mu: usize,
     /// Positive recombination weights `w_1 ≥ … ≥ w_μ`, summing to one (eq. 49, 53).
     pub weights: Vec<f64>,
-    /// Variance-effective selection mass μ_eff = 1/Σw_i² (eq. 50's definition).
+    /// Variance-effective selection mass μ_eff = (Σw_i)² / Σw_i² over the positive weights (Table 1).
     pub mueff: f64,
     /// Cumulation constant of the σ path, c_σ (eq. 55).
     pub cs: f64,
@@ -308,17 +310,27 @@ struct Run {
     lambda: usize,
     regime: Regime,
     /// σ0 of this run (BIPOP's small runs scale it down).
+    #[serde(with = "nf")]
     sigma0: f64,
     max_iter: u64,
+    // Every float of the run goes through `nf` so that a state that went non-finite (the
+    // `numerical` stop) still serializes and reads back.
+    #[serde(with = "nf::vec")]
     mean: Vec<f64>,
+    #[serde(with = "nf")]
     sigma: f64,
+    #[serde(with = "nf::vec")]
     ps: Vec<f64>,
+    #[serde(with = "nf::vec")]
     pc: Vec<f64>,
     /// Full: lower triangle of C, column-major n×n. Separable: the diagonal of C.
+    #[serde(with = "nf::vec")]
     c: Vec<f64>,
     /// Eigenvectors of C (column-major n×n) at the last decomposition; empty when separable.
+    #[serde(with = "nf::vec")]
     b: Vec<f64>,
     /// Square roots of the eigenvalues of C at the last decomposition (ascending when full).
+    #[serde(with = "nf::vec")]
     d: Vec<f64>,
     /// Generations in this run, and the generation of the last eigendecomposition.
     gens: u64,
@@ -339,7 +351,9 @@ struct Run {
     flat_gens: u32,
     /// Boundary penalty weights (empty until initialised) and the history of
     /// normalised fitness spreads they are scaled with.
+    #[serde(with = "nf::vec")]
     gamma: Vec<f64>,
+    #[serde(with = "nf::vec")]
     dfit_hist: Vec<f64>,
 }
 
@@ -357,7 +371,9 @@ pub struct CmaEsState {
     run: Run,
     batch: Batch,
     /// `z_k` and `y_k = B D z_k` of the pending generation, column k = candidate k.
+    #[serde(with = "nf::vec")]
     z: Vec<f64>,
+    #[serde(with = "nf::vec")]
     y: Vec<f64>,
     #[serde(with = "nf::best")]
     best: Option<(Vec<f64>, f64)>,
@@ -992,13 +1008,14 @@ impl Strategy for CmaEs {
         let delta = (1.0 - hsig) * p.cc * (2.0 - p.cc);
         let decay = 1.0 + p.c1 * delta - p.c1 - p.cmu;
         if self.config.separable {
-            for i in 0..n {
-                let mut rmu = 0.0;
-                for (w, &k) in p.weights.iter().zip(&order) {
-                    let y = s.y[k * n + i];
-                    rmu += w * y * y;
+            for (c, pc) in run.c.iter_mut().zip(&run.pc) {
+                *c = decay * *c + p.c1 * pc * pc;
+            }
+            for (w, &k) in p.weights.iter().zip(&order) {
+                let a = p.cmu * w;
+                for (c, y) in run.c.iter_mut().zip(&s.y[k * n..(k + 1) * n]) {
+                    *c += a * y * y;
                 }
-                run.c[i] = decay * run.c[i] + p.c1 * run.pc[i] * run.pc[i] + p.cmu * rmu;
             }
             for (d, c) in run.d.iter_mut().zip(&run.c) {
                 *d = c.sqrt();
@@ -1366,6 +1383,31 @@ mod tests {
                 assert!(st.mean().iter().all(|m| *m < 1.5), "{:?}", st.mean());
             }
         }
+    }
+
+    #[test]
+    fn a_diverged_run_stops_and_its_state_still_round_trips() {
+        // f = x_0 without bounds: σ grows until a criterion (tolupsigma or numerical) ends the
+        // run; the state must still serialize, read back and keep working.
+        let space = Space::real_box(3, -1.0, 1.0);
+        let cfg = CmaEsConfig { bounds: BoundHandling::None, ..Default::default() };
+        let s = CmaEs::new(cfg, &space).unwrap();
+        let mut rng = stream(4, &[0]);
+        let mut st = s.init(&mut rng);
+        let mut gens = 0;
+        while s.stop(&st).is_none() {
+            tell_all(&s, &mut st, &mut rng, |x| x[0]);
+            gens += 1;
+            assert!(gens < 100_000);
+        }
+        for _ in 0..5 {
+            tell_all(&s, &mut st, &mut rng, |x| x[0]);
+        }
+        let json = serde_json::to_string(&st).unwrap();
+        let back: CmaEsState = serde_json::from_str(&json).unwrap();
+        assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        assert!(s.stop(&back).is_some(), "{:?}", s.stop(&st));
+        eprintln!("diverged run: {gens} generations, {:?}", s.stop(&st));
     }
 
     #[test]

@@ -14,7 +14,10 @@
 //! `p = 1/5`), the rule of Rechenberg (1973) as a continuous update.
 //!
 //! The first generation evaluates the initial point itself, so the parent always has a
-//! measured fitness. `stop()` reports `tolx` once `σ` falls below `tolx`.
+//! measured fitness. `stop()` reports `tolx` once `σ` falls below `tolx`. On a plateau every
+//! offspring "succeeds" and σ grows geometrically; it is capped at
+//! `10 · max(σ0, max_i (hi_i − lo_i))`, where every offspring lands on the faces of the box
+//! anyway, so it never overflows.
 use evoforge_core::{
     Candidate, ConfigError, Describe, Evaluated, Metrics, ParamDoc, Rng, Space, Strategy, TellError,
 };
@@ -59,6 +62,7 @@ pub struct OnePlusOne {
     config: OnePlusOneConfig,
     space: Space,
     sigma0: f64,
+    sigma_max: f64,
     tolx: f64,
 }
 
@@ -99,7 +103,9 @@ impl Strategy for OnePlusOne {
                 return Err(ConfigError::new("tolx", format!("must be >= 0 and finite, got {t}")));
             }
         };
-        Ok(Self { config, space: space.clone(), sigma0, tolx })
+        let widest = space.dims().iter().map(|d| d.hi - d.lo).fold(0.0, f64::max);
+        let sigma_max = 10.0 * sigma0.max(widest);
+        Ok(Self { config, space: space.clone(), sigma0, sigma_max, tolx })
     }
 
     fn init(&self, rng: &mut Rng) -> Self::State {
@@ -153,7 +159,7 @@ impl Strategy for OnePlusOne {
                 if !failed && f <= fx {
                     std::mem::swap(&mut s.x, &mut s.y);
                     s.fx = Some(f);
-                    s.sigma *= LOG_UP.exp();
+                    s.sigma = (s.sigma * LOG_UP.exp()).min(self.sigma_max);
                     s.successes += 1;
                 } else {
                     s.sigma *= LOG_DOWN.exp();
@@ -195,6 +201,28 @@ mod tests {
     fn success_rule_is_stationary_at_one_fifth() {
         // p·up + (1−p)·down = 0 at p = 1/5.
         assert!((0.2 * LOG_UP + 0.8 * LOG_DOWN).abs() < 1e-15);
+    }
+
+    #[test]
+    fn sigma_stays_finite_on_a_plateau() {
+        let space = Space::real_box(2, 0.0, 1.0);
+        let s = OnePlusOne::new(OnePlusOneConfig::default(), &space).unwrap();
+        let mut rng = stream(0, &[0]);
+        let mut st = s.init(&mut rng);
+        for _ in 0..5000 {
+            let c = s.ask(&mut st, &mut rng);
+            assert!(c[0].genome.iter().all(|v| (0.0..=1.0).contains(v)));
+            let r: Vec<_> = c
+                .into_iter()
+                .map(|c| Evaluated {
+                    id: c.id,
+                    genome: c.genome,
+                    outcome: Outcome::Ok(Evaluation::value(1.0)),
+                })
+                .collect();
+            s.tell(&mut st, &r, &mut rng).unwrap();
+        }
+        assert_eq!(st.sigma, 10.0);
     }
 
     #[test]
