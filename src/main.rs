@@ -1,1 +1,6 @@
-fn main() {}
+//! The `evoforge` command line.
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    evoforge::cli::main()
+}

@@ -1,0 +1,180 @@
+//! `evoforge run | resume | validate | list | evaluate | bench bbob`.
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use evoforge_core::EvalCtx;
+
+use crate::progress::ProgressMode;
+use crate::spec::{ProblemSpec, StrategySpec, StudyFile};
+
+#[derive(Parser)]
+#[command(name = "evoforge", version, about = "Black-box and evolutionary optimization engine")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a study file.
+    Run {
+        /// The study file (YAML).
+        study: PathBuf,
+        /// Output directory (default: the study's `output.dir`, else runs/<name>).
+        #[arg(long)]
+        output: Option<PathBuf>,
+        /// Replace a study already in the output directory.
+        #[arg(long)]
+        overwrite: bool,
+    },
+    /// Continue a killed study from its output directory.
+    Resume {
+        /// The study's output directory.
+        dir: PathBuf,
+    },
+    /// Check study files without running anything.
+    Validate {
+        /// Study files.
+        #[arg(required = true)]
+        studies: Vec<PathBuf>,
+    },
+    /// List every strategy and problem with its parameters and defaults.
+    List,
+    /// Evaluate a problem at points read from stdin (one JSON array per line).
+    Evaluate {
+        /// The problem as an inline YAML or JSON mapping, e.g. '{kind: bbob, function: 7, dimension: 40, instance: 15}'.
+        problem: String,
+    },
+    /// Benchmark harnesses.
+    #[command(subcommand)]
+    Bench(BenchCmd),
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Run a strategy over BBOB functions × dimensions × instances and write a CSV.
+    Bbob(crate::bench::BbobArgs),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_summary(s: &crate::driver::Summary) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(s)?);
+    Ok(())
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.cmd {
+        Cmd::Run { study, output, overwrite } => {
+            let s =
+                crate::runner::run_file(&study, output.as_deref(), overwrite, ProgressMode::Auto)?;
+            print_summary(&s)?;
+        }
+        Cmd::Resume { dir } => {
+            let s = crate::runner::resume_dir(&dir, ProgressMode::Auto)?;
+            print_summary(&s)?;
+        }
+        Cmd::Validate { studies } => {
+            let mut bad = false;
+            for p in studies {
+                match StudyFile::read(&p)
+                    .and_then(|s| crate::runner::prepare(&s, None, ProgressMode::Quiet).map(|_| ()))
+                {
+                    Ok(()) => println!("{}: ok", p.display()),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        bad = true;
+                    }
+                }
+            }
+            if bad {
+                return Ok(ExitCode::from(2));
+            }
+        }
+        Cmd::List => list(),
+        Cmd::Evaluate { problem } => return evaluate(&problem),
+        Cmd::Bench(BenchCmd::Bbob(args)) => crate::bench::bbob(&args)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list() {
+    let print = |title: &str, entries: Vec<(&str, &str, Vec<evoforge_core::ParamDoc>)>| {
+        println!("{title}:");
+        for (kind, summary, params) in entries {
+            println!("  {kind}: {summary}");
+            for p in params {
+                let default =
+                    p.default.as_deref().map_or("required".to_string(), |d| format!("default {d}"));
+                println!("    {:<22} {:<24} {:<22} {}", p.name, p.ty, default, p.doc);
+            }
+        }
+    };
+    print("strategies", StrategySpec::describe_all());
+    print("problems", ProblemSpec::describe_all());
+}
+
+/// Shortest text that parses back to the same f64.
+pub fn f64_text(v: f64) -> String {
+    if v.is_finite() {
+        serde_json::to_string(&v).unwrap_or_else(|_| format!("{v:e}"))
+    } else if v.is_nan() {
+        "nan".into()
+    } else if v > 0.0 {
+        "inf".into()
+    } else {
+        "-inf".into()
+    }
+}
+
+fn evaluate(problem: &str) -> anyhow::Result<ExitCode> {
+    let spec: ProblemSpec = serde_saphyr::from_str(problem).map_err(|e| {
+        let d = crate::diag::from_yaml_error("<problem>", problem, &e);
+        anyhow::anyhow!("{}", d)
+    })?;
+    let p = spec
+        .build()
+        .map_err(|e| anyhow::anyhow!("<problem>: field `{}`: {}", e.field, e.message))?;
+    let dim = p.space().dim();
+    let stdin = std::io::stdin();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failed = false;
+    for (i, line) in stdin.lock().lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let x: Vec<f64> = serde_json::from_str(&line)
+            .map_err(|e| anyhow::anyhow!("<stdin>:{}: not a JSON array of numbers: {e}", i + 1))?;
+        if x.len() != dim {
+            anyhow::bail!(
+                "<stdin>:{}: point has {} coordinates, the problem has {dim}",
+                i + 1,
+                x.len()
+            );
+        }
+        let ctx = EvalCtx { id: i as u64, generation: 0, seed: 0 };
+        match p.evaluate(&x, &ctx) {
+            Ok(e) => writeln!(out, "{}", e.values.first().map_or("nan".into(), |v| f64_text(*v)))?,
+            Err(e) => {
+                eprintln!("<stdin>:{}: evaluation failed: {e}", i + 1);
+                writeln!(out, "nan")?;
+                failed = true;
+            }
+        }
+    }
+    out.flush()?;
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
