@@ -66,6 +66,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="fewer generations")
     ap.add_argument("--active", action="store_true", help="also pycma's default active CMA")
     ap.add_argument("--updatecovwait", type=float, default=None)
+    ap.add_argument("--dims", type=int, nargs="*", help="only these dimensions")
     args = ap.parse_args()
     cases = [(10, False, 3000), (100, False, 1000), (1000, False, 100), (10000, True, 200)]
     print(f"pycma {cma.__version__}, numpy {np.__version__}, objective x[0], "
@@ -73,6 +74,8 @@ def main():
     print(f"{'variant':<8} {'d':>6} {'lambda':>6} {'CMA_active':>10} "
           f"{'mean ms/gen':>12} {'median ms/gen':>14}")
     for d, sep, gens in cases:
+        if args.dims and d not in args.dims:
+            continue
         if args.quick:
             gens = max(RESET // 2, gens // 10)
         for active in ([False, True] if args.active else [False]):

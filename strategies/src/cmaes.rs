@@ -26,6 +26,9 @@
 //! matches results by id in any order (and across several `tell` calls); once all λ results
 //! are in, it updates m, p_σ, σ, p_c and C (eqs. 41–47, positive recombination weights only: the
 //! "active" negative weights of eq. 46/53 are not implemented).
+//! A second `ask` before a generation is completely told starts a new generation; the ids of
+//! the earlier one are then unknown to `tell`. Unknown or repeated ids are a [`TellError`] that
+//! leaves the state unchanged. Failed and NaN evaluations rank worst (`+inf`), ties by id.
 //!
 //! C is stored as its lower triangle only (column-major n×n, strict upper triangle unused),
 //! so it is symmetric by construction; the eigendecomposition C = B D² Bᵀ reads the lower
@@ -170,51 +173,62 @@ impl Describe for CmaEsConfig {
     const SUMMARY: &'static str =
         "CMA-ES (Hansen 2016) with IPOP/BIPOP restarts and the separable variant";
     fn params() -> Vec<ParamDoc> {
+        // Defaults are YAML text; `null` means "computed", and the doc line says how.
         vec![
-            ParamDoc::opt("mean0", "[float]", "uniform in bounds", "initial mean"),
-            ParamDoc::opt("sigma0", "float", "0.3 * mean(hi - lo)", "initial step size"),
-            ParamDoc::opt(
-                "popsize",
-                "int",
-                "4 + floor(3 ln n)",
-                "population size of the first run",
-            ),
+            ParamDoc::opt("mean0", "[float]", "null", "initial mean; null: uniform in the bounds"),
+            ParamDoc::opt("sigma0", "float", "null", "initial step size; null: 0.3 mean(hi - lo)"),
+            ParamDoc::opt("popsize", "int", "null", "first run's lambda; null: 4 + floor(3 ln n)"),
             ParamDoc::opt("bounds", "none | clip | penalty", "penalty", "out-of-box samples"),
-            ParamDoc::opt("separable", "bool", false, "sep-CMA-ES: diagonal covariance"),
+            ParamDoc::opt("separable", "bool", "false", "sep-CMA-ES: diagonal covariance"),
             ParamDoc::opt("restarts", "none | ipop | bipop", "none", "restart regime"),
-            ParamDoc::opt("max_restarts", "int", 9, "restarts allowed (bipop: large ones)"),
-            ParamDoc::opt("incpopsize", "float", 2, "population growth per large restart"),
-            ParamDoc::opt("max_evals_per_run", "int", "unlimited", "evaluations per run"),
+            ParamDoc::opt(
+                "max_restarts",
+                "int",
+                "null",
+                "restarts allowed (bipop: large ones); null: 9, or 0 without restarts",
+            ),
+            ParamDoc::opt("incpopsize", "float", "2.0", "population growth per large restart"),
+            ParamDoc::opt("max_evals_per_run", "int", "null", "evaluations per run; null: no cap"),
             ParamDoc::opt(
                 "max_iter_per_run",
                 "int",
-                "100 + 150 (n+3)^2 / sqrt(popsize)",
-                "generations per run",
+                "null",
+                "generations per run; null: 100 + 150 (n+3)^2 / sqrt(popsize)",
             ),
-            ParamDoc::opt("tolfun", "float", 1e-11, "f-range of generation and history"),
-            ParamDoc::opt("tolfunhist", "float", 1e-12, "f-range of the recent best values"),
+            ParamDoc::opt("tolfun", "float", "1e-11", "stop: f-range of generation and history"),
+            ParamDoc::opt("tolfunhist", "float", "1e-12", "stop: f-range of recent best values"),
             ParamDoc::opt(
                 "tolx",
                 "float",
-                "1e-11 * sigma0",
-                "all sigma*sqrt(C_ii), sigma*p_c below",
+                "null",
+                "stop: all sigma sqrt(C_ii) and sigma |p_c| below; null: 1e-11 sigma0",
             ),
-            ParamDoc::opt("tolconditioncov", "float", 1e14, "condition number of C above"),
-            ParamDoc::opt("noeffectaxis", "bool", true, "0.1 sigma along an axis has no effect"),
-            ParamDoc::opt("noeffectcoord", "bool", true, "0.2 sigma on a coordinate has no effect"),
+            ParamDoc::opt("tolconditioncov", "float", "1e14", "stop: condition number of C"),
+            ParamDoc::opt("noeffectaxis", "bool", "true", "stop: 0.1 sigma along an axis is lost"),
+            ParamDoc::opt(
+                "noeffectcoord",
+                "bool",
+                "true",
+                "stop: 0.2 sigma on a coordinate is lost",
+            ),
             ParamDoc::opt(
                 "tolstagnation",
                 "int",
-                "100 + 100 n^1.5 / popsize",
-                "generations without progress (0: off)",
+                "null",
+                "stop: generations without progress; 0: off; null: 100 + 100 n^1.5 / popsize",
             ),
-            ParamDoc::opt("tolupsigma", "float", 1e20, "sigma / max(D) above tolupsigma * sigma0"),
-            ParamDoc::opt("tolflatfitness", "int", 1, "generations with flat fitness tolerated"),
+            ParamDoc::opt(
+                "tolupsigma",
+                "float",
+                "1e20",
+                "stop: sigma / max(D) > tolupsigma sigma0",
+            ),
+            ParamDoc::opt("tolflatfitness", "int", "1", "stop: generations of flat fitness"),
             ParamDoc::opt(
                 "eigen_interval",
                 "float",
-                "max(1, 1/(10 n (c1 + cmu)))",
-                "generations between eigendecompositions",
+                "null",
+                "generations between eigendecompositions; null: max(1, 1/(10 n (c1 + cmu)))",
             ),
         ]
     }
@@ -1435,13 +1449,6 @@ mod tests {
         let c: CmaEsConfig =
             serde_json::from_str(r#"{"restarts": "bipop", "bounds": "clip"}"#).unwrap();
         assert_eq!((c.restarts, c.bounds), (Restarts::Bipop, BoundHandling::Clip));
-        let names: Vec<_> = CmaEsConfig::params().iter().map(|p| p.name).collect();
-        let json = serde_json::to_value(CmaEsConfig::default()).unwrap();
-        let fields: Vec<_> = json.as_object().unwrap().keys().map(String::as_str).collect();
-        let mut a = names.clone();
-        a.sort();
-        let mut b = fields.clone();
-        b.sort();
-        assert_eq!(a, b, "Describe must list every config field");
+        crate::conformance::check_describe::<CmaEsConfig>().unwrap();
     }
 }

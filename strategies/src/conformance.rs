@@ -11,13 +11,16 @@
 //! * [`check_progress`]: the best value on a sphere improves (by orders of magnitude where the
 //!   caller asks for it) within an evaluation budget.
 //!
-//! [`check_all`] runs them all. Randomness comes from [`evoforge_core::stream`] keyed by
+//! * [`check_describe`]: a configuration's [`Describe`] lists exactly its serde fields, with
+//!   defaults that read back as the `Default` values.
+//!
+//! [`check_all`] runs all but the last. Randomness comes from [`evoforge_core::stream`] keyed by
 //! (seed, purpose, generation), as in a study. Every check returns `Err(message)` instead of
 //! panicking, and turns a panic inside the strategy into an `Err` too.
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use evoforge_core::{
-    Candidate, Evaluated, Evaluation, Metrics, Outcome, Purpose, Space, Strategy, stream,
+    Candidate, Describe, Evaluated, Evaluation, Metrics, Outcome, Purpose, Space, Strategy, stream,
 };
 
 /// Result of one check: `Err` describes the broken invariant.
@@ -401,4 +404,42 @@ pub fn run<S: Strategy>(
     }
     let best = strategy.best(&state).map_or(f64::INFINITY, |b| b.1);
     Ok(ProgressReport { first: first.unwrap_or(f64::INFINITY), best, evaluations: evals })
+}
+
+/// A configuration's [`Describe::params`] names exactly the fields of its serde form, once
+/// each, and every default (YAML text; a bare word is a string) equals the value `Default`
+/// serializes to (numbers compared as `f64`).
+pub fn check_describe<C: Describe + serde::Serialize + Default>() -> Check {
+    let value = serde_json::to_value(C::default()).map_err(|e| e.to_string())?;
+    let fields = value.as_object().ok_or("the config does not serialize to a mapping")?;
+    let params = C::params();
+    let mut names: Vec<_> = params.iter().map(|p| p.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.len() != params.len() {
+        return Err(format!("{}: a parameter is listed twice", C::KIND));
+    }
+    let mut keys: Vec<_> = fields.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    if names != keys {
+        return Err(format!("{}: params() lists {names:?}, the config has {keys:?}", C::KIND));
+    }
+    for p in &params {
+        let Some(text) = &p.default else { continue };
+        let parsed = serde_json::from_str::<serde_json::Value>(text)
+            .unwrap_or_else(|_| serde_json::Value::String(text.clone()));
+        let actual = &fields[p.name];
+        let same = match (parsed.as_f64(), actual.as_f64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => &parsed == actual,
+        };
+        if !same {
+            return Err(format!(
+                "{}.{}: documented default {text} but Default gives {actual}",
+                C::KIND,
+                p.name
+            ));
+        }
+    }
+    Ok(())
 }

@@ -49,9 +49,9 @@ impl Describe for OnePlusOneConfig {
     const SUMMARY: &'static str = "(1+1)-ES with the one-fifth success rule (Kern et al. 2004)";
     fn params() -> Vec<ParamDoc> {
         vec![
-            ParamDoc::opt("mean0", "[float]", "uniform in bounds", "initial point"),
-            ParamDoc::opt("sigma0", "float", "0.3 * mean(hi - lo)", "initial step size"),
-            ParamDoc::opt("tolx", "float", "1e-11 * sigma0", "stop when the step size is below"),
+            ParamDoc::opt("mean0", "[float]", "null", "initial point; null: uniform in the bounds"),
+            ParamDoc::opt("sigma0", "float", "null", "initial step size; null: 0.3 mean(hi - lo)"),
+            ParamDoc::opt("tolx", "float", "null", "stop when sigma is below; null: 1e-11 sigma0"),
         ]
     }
 }

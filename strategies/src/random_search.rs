@@ -29,7 +29,7 @@ impl Describe for RandomSearchConfig {
     const KIND: &'static str = RandomSearch::NAME;
     const SUMMARY: &'static str = "uniform random sampling in the bounds (baseline)";
     fn params() -> Vec<ParamDoc> {
-        vec![ParamDoc::opt("popsize", "int", 16, "candidates per generation")]
+        vec![ParamDoc::opt("popsize", "int", "16", "candidates per generation")]
     }
 }
 

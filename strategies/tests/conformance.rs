@@ -1,6 +1,6 @@
 //! Every strategy of the crate through the shared conformance suite.
 use evoforge_core::{Describe, Space, Strategy};
-use evoforge_strategies::conformance::{Options, Progress, check_all};
+use evoforge_strategies::conformance::{Options, Progress, check_all, check_describe};
 use evoforge_strategies::{
     BoundHandling, CmaEs, CmaEsConfig, OnePlusOne, OnePlusOneConfig, RandomSearch,
     RandomSearchConfig, Restarts,
@@ -67,4 +67,7 @@ fn describe_kind_is_the_strategy_name() {
     assert_eq!(RandomSearch::NAME, "random");
     assert_eq!(OnePlusOne::NAME, "one_plus_one");
     assert_eq!(CmaEs::NAME, "cmaes");
+    check_describe::<RandomSearchConfig>().unwrap();
+    check_describe::<OnePlusOneConfig>().unwrap();
+    check_describe::<CmaEsConfig>().unwrap();
 }
