@@ -1212,6 +1212,7 @@ mod tests {
         f: impl Fn(&[f64]) -> f64,
     ) -> Metrics {
         let c = s.ask(st, rng);
+        assert_eq!(c.len(), st.popsize(), "one generation is λ candidates");
         let r: Vec<_> = c
             .into_iter()
             .map(|c| Evaluated {

@@ -35,6 +35,8 @@ fn cmaes_variants() -> Vec<(&'static str, CmaEsConfig)> {
         ("bounds-none", CmaEsConfig { bounds: BoundHandling::None, ..d() }),
         ("bounds-clip", CmaEsConfig { bounds: BoundHandling::Clip, ..d() }),
         ("popsize-2", CmaEsConfig { popsize: Some(2), ..d() }),
+        // The serde round trip (after 5 generations) falls between two decompositions.
+        ("lazy-eigen", CmaEsConfig { eigen_interval: Some(3.0), ..d() }),
     ]
 }
 
