@@ -1070,7 +1070,7 @@ impl Strategy for CmaEs {
         }
 
         // Fitness histories for the termination criteria (pycma `fit.hist`, `histbest`).
-        let mut f_sorted: Vec<f64> = order.iter().map(|&k| f[k]).collect();
+        let f_sorted: Vec<f64> = order.iter().map(|&k| f[k]).collect();
         run.hist.push(f_sorted[0]);
         if run.hist.len() > 10 + (30 * n) / lam {
             run.hist.remove(0);
@@ -1100,7 +1100,6 @@ impl Strategy for CmaEs {
             reason = Some(e);
         }
         let reason = reason.or_else(|| self.check_stop(&s.run, &f_sorted));
-        f_sorted.clear();
 
         let run = &s.run;
         let dmax = run.d.iter().copied().fold(0.0, f64::max);
