@@ -89,3 +89,129 @@ fn impossible_values() {
         &["not below"],
     );
 }
+
+#[test]
+fn list_names_every_strategy_problem_and_parameter() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = evoforge(&["list"], tmp.path());
+    assert!(o.status.success());
+    let out = stdout(&o);
+    for kind in ["random:", "cmaes:", "one_plus_one:", "bbob:", "classic:"] {
+        assert!(out.contains(kind), "{kind} missing from:\n{out}");
+    }
+    for p in ["sigma0", "popsize", "restarts", "separable", "bounds", "tolfun", "instance"] {
+        assert!(out.contains(p), "parameter {p} missing");
+    }
+    assert!(out.contains("default 16"), "defaults are shown");
+}
+
+/// `evoforge evaluate` against values COCO 2.8.2 computed (fixture made by
+/// problems/tests/fixtures/make_bbob_extra.py): d = 40, instance 15, every function.
+#[test]
+fn evaluate_matches_coco_values() {
+    let fixture: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("problems/tests/fixtures/bbob_extra.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut checked = 0;
+    for p in fixture["problems"].as_array().unwrap() {
+        if p["dimension"] != 40 || p["instance"] != 15 {
+            continue;
+        }
+        let f = p["function"].as_u64().unwrap();
+        let problem = format!("{{kind: bbob, function: {f}, dimension: 40, instance: 15}}");
+        let xs = p["x"].as_array().unwrap().iter().chain(p["extra_x"].as_array().unwrap());
+        let input: String = xs.map(|x| format!("{x}\n")).collect();
+        let o = evoforge_stdin(&["evaluate", &problem], tmp.path(), &input);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got: Vec<f64> = stdout(&o).lines().map(|l| l.parse().unwrap()).collect();
+        let want: Vec<f64> = p["f"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(p["extra_f"].as_array().unwrap())
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            // The tolerance the issue states: 1e-9 relative, 1e-9 absolute near zero.
+            assert!((g - w).abs() <= 1e-9 * w.abs().max(1.0), "f{f}: {g} vs COCO {w}");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 24 * 5, "fixture holds every function");
+    // Bad input names the line.
+    let o = evoforge_stdin(
+        &["evaluate", "{kind: bbob, function: 1, dimension: 2}"],
+        tmp.path(),
+        "[1,2]\n[1]\n",
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("<stdin>:2"), "{}", stderr(&o));
+}
+
+#[test]
+fn bench_bbob_writes_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = evoforge(
+        &[
+            "bench",
+            "bbob",
+            "--strategy",
+            "{kind: cmaes, restarts: ipop}",
+            "--functions",
+            "1,2",
+            "--dimensions",
+            "2,5",
+            "--instances",
+            "1-2",
+            "--budget-per-dim",
+            "2000",
+            "--output",
+            "b.csv",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(tmp.path().join("b.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("function,dimension,instance,evals_to_1e1,"));
+    assert!(header.ends_with("evals_to_1e-8,best_f_minus_fopt,evaluations,wall_seconds"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 8);
+    for r in &rows {
+        assert_eq!(r.len(), 16);
+        // Sphere and separable ellipsoid are solved well within 2000·d evaluations.
+        let hit: u64 = r[12].parse().expect("target 1e-8 reached");
+        let used: u64 = r[14].parse().unwrap();
+        assert!(hit <= used && used <= 2000 * r[1].parse::<u64>().unwrap() + 100);
+        let hits: Vec<u64> = r[3..13].iter().map(|v| v.parse().unwrap()).collect();
+        assert!(hits.windows(2).all(|w| w[0] <= w[1]), "targets are reached in order");
+    }
+}
+
+/// Every study file in `studies/` runs to completion.
+#[test]
+fn example_studies_run() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for e in std::fs::read_dir(root.join("studies")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_none_or(|x| x != "yaml") {
+            continue;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let o = evoforge(&["run", p.to_str().unwrap(), "--output", "out"], tmp.path());
+        assert!(o.status.success(), "{}: {}", p.display(), stderr(&o));
+        let s = summary(&tmp.path().join("out"));
+        assert!(s["evaluations"].as_u64().unwrap() > 0);
+        n += 1;
+    }
+    assert!(n >= 1);
+}

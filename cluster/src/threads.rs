@@ -88,10 +88,7 @@ impl Evaluator for ThreadEvaluator {
             return Err(ClusterError::Idle);
         }
         let mut out = match wait {
-            Wait::No => match self.rx.try_recv() {
-                Ok(v) => v,
-                Err(_) => Vec::new(),
-            },
+            Wait::No => self.rx.try_recv().unwrap_or_default(),
             Wait::Up(d) => match self.rx.recv_timeout(d) {
                 Ok(v) => v,
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => Vec::new(),
