@@ -47,8 +47,25 @@ impl std::error::Error for StudyError {}
 impl StudyError {
     /// An error at `line`/`column` of `src` (1-based), with the field found from the indentation.
     pub fn at(file: &str, src: &str, line: usize, column: usize, message: String) -> Self {
-        let field = if line > 0 { path_at(src, line) } else { String::new() };
+        let mut field = if line > 0 { path_at(src, line) } else { String::new() };
         let snippet = src.lines().nth(line.wrapping_sub(1)).map(str::to_string);
+        // Inside a flow mapping (`{a: 1, b: x}`) the column points at the key itself.
+        if let Some(l) = &snippet
+            && column > 0
+            && let Some((at, _)) = l.char_indices().nth(column - 1)
+            && let Some((_, key)) = key_of(&l[at..])
+            && !field.ends_with(key)
+        {
+            field = if field.is_empty() { key.to_string() } else { format!("{field}.{key}") };
+        } else if let Some(l) = &snippet
+            && column > 0
+            && let Some((at, _)) = l.char_indices().nth(column - 1)
+            && let Some(key) = flow_key_before(&l[..at])
+            && !field.ends_with(key)
+        {
+            // ... or at the value of a key of a flow mapping.
+            field = if field.is_empty() { key.to_string() } else { format!("{field}.{key}") };
+        }
         Self { file: file.to_string(), line, column, field, message, snippet }
     }
 
@@ -156,6 +173,17 @@ fn key_of(line: &str) -> Option<(usize, &str)> {
         return None;
     }
     Some((indent, key))
+}
+
+/// In `{a: 1, b: ` the key whose value starts at the end of `prefix` (`b`).
+fn flow_key_before(prefix: &str) -> Option<&str> {
+    let before_colon = prefix.trim_end().strip_suffix(':')?.trim_end();
+    let start = before_colon
+        .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .map_or(0, |i| i + 1);
+    let key = &before_colon[start..];
+    let opener = before_colon[..start].trim_end().chars().last();
+    (!key.is_empty() && matches!(opener, Some('{') | Some(','))).then_some(key)
 }
 
 /// The dotted path of the key on `line` (1-based), found by indentation; flow mappings on the

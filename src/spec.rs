@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::diag::StudyError;
 
-/// Generates a registry enum whose YAML form is a mapping with `kind` as its first key.
+/// Generates a registry enum whose YAML form is a mapping with a `kind` key (best first).
 macro_rules! tagged {
     ($(#[$m:meta])* $vis:vis enum $Name:ident ($what:literal) {
         $( $(#[$vm:meta])* $kind:literal => $Variant:ident($Ty:ty) ),* $(,)?
@@ -38,18 +38,25 @@ macro_rules! tagged {
                 impl<'de> Visitor<'de> for V {
                     type Value = $Name;
                     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                        write!(f, "a {} mapping whose first key is `kind`", $what)
+                        write!(f, "a {} mapping with a `kind`", $what)
                     }
                     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<$Name, A::Error> {
-                        match map.next_key::<String>()? {
-                            Some(k) if k == "kind" => {}
-                            Some(k) => return Err(de::Error::custom(format!(
-                                "`kind` must be the first key of the {} mapping (found `{k}` first)", $what))),
-                            None => return Err(de::Error::missing_field("kind")),
-                        }
-                        let kind: String = map.next_value()?;
+                        // Keys before `kind` are buffered (and lose their exact location);
+                        // everything after it streams with its own line and column.
+                        let mut before = Vec::new();
+                        let kind: String = loop {
+                            match map.next_key::<String>()? {
+                                Some(k) if k == "kind" => break map.next_value()?,
+                                Some(k) => {
+                                    let v: serde_json::Value = map.next_value()?;
+                                    before.push((k, v));
+                                }
+                                None => return Err(de::Error::missing_field("kind")),
+                            }
+                        };
+                        let rest = Chained { before: before.into_iter(), value: None, live: map };
                         match kind.as_str() {
-                            $($kind => Ok($Name::$Variant(<$Ty>::deserialize(MapAccessDeserializer::new(map))?)),)*
+                            $($kind => Ok($Name::$Variant(<$Ty>::deserialize(MapAccessDeserializer::new(rest))?)),)*
                             other => Err(de::Error::unknown_variant(other, $Name::KINDS)),
                         }
                     }
@@ -58,6 +65,40 @@ macro_rules! tagged {
             }
         }
     };
+}
+
+/// A mapping read as: buffered `(key, value)` pairs, then the rest of a live mapping.
+struct Chained<A> {
+    before: std::vec::IntoIter<(String, serde_json::Value)>,
+    value: Option<serde_json::Value>,
+    live: A,
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Chained<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        match self.before.next() {
+            Some((k, v)) => {
+                self.value = Some(v);
+                seed.deserialize(de::IntoDeserializer::<A::Error>::into_deserializer(k)).map(Some)
+            }
+            None => self.live.next_key_seed(seed),
+        }
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, A::Error> {
+        match self.value.take() {
+            Some(v) => seed.deserialize(v).map_err(de::Error::custom),
+            None => self.live.next_value_seed(seed),
+        }
+    }
 }
 
 tagged! {

@@ -215,3 +215,37 @@ fn example_studies_run() {
     }
     assert!(n >= 1);
 }
+
+const FLOW: &str = "name: t\nseed: 1\nproblem: {kind: bbob, function: 3, dimension: 2}\n\
+strategy: {kind: cmaes, sigma0: 1.0}\nbudget: {evaluations: 10}\n";
+
+#[test]
+fn errors_inside_flow_mappings_name_the_field() {
+    rejects(&FLOW.replace("sigma0: 1.0", "sigma0: x"), 4, "strategy.sigma0", &[]);
+    rejects(
+        &FLOW.replace("dimension: 2", "dimension: 2, dimesion: 3"),
+        3,
+        "problem.dimesion",
+        &["did you mean `dimension`?"],
+    );
+    rejects(&FLOW.replace("function: 3", "function: 25"), 3, "problem.function", &["24"]);
+}
+
+#[test]
+fn kind_may_come_after_other_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "k.yaml",
+        &FLOW.replace("{kind: cmaes, sigma0: 1.0}", "{sigma0: 1.0, kind: cmaes, popsize: 6}"),
+    );
+    let o = evoforge(&["validate", "k.yaml"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    write(
+        tmp.path(),
+        "k2.yaml",
+        &FLOW.replace("{kind: cmaes, sigma0: 1.0}", "{sigma0: 1.0, kind: cmaes, popsiz: 6}"),
+    );
+    let o = evoforge(&["validate", "k2.yaml"], tmp.path());
+    assert!(stderr(&o).contains("did you mean `popsize`?"), "{}", stderr(&o));
+}
