@@ -24,8 +24,10 @@
 //! Each generation samples `z_k ~ N(0, I)` (eq. 38), `y_k = B D z_k` (eq. 39) and
 //! `x_k = m + σ y_k` (eq. 40). The `y_k` of all candidates are kept in the state, so `tell`
 //! matches results by id in any order (and across several `tell` calls); once all λ results
-//! are in, it updates m, p_σ, σ, p_c and C (eqs. 41–47, positive recombination weights only: the
-//! "active" negative weights of eq. 46/53 are not implemented).
+//! are in, it updates m, p_σ, σ, p_c and C (eqs. 41–47). By default (`active: true`, as pycma's
+//! `CMA_active`) the rank-μ update of C is the active one of the tutorial: the λ − μ worse
+//! candidates enter with the negative weights of eq. 53, rescaled by `n / ‖C^{-1/2} y‖²`
+//! (eq. 46); the mean and the paths use the positive weights only (c_m = 1).
 //! A second `ask` before a generation is completely told starts a new generation; the ids of
 //! the earlier one are then unknown to `tell`. Unknown or repeated ids are a [`TellError`] that
 //! leaves the state unchanged. Failed and NaN evaluations rank worst (`+inf`), ties by id.
@@ -109,6 +111,9 @@ pub struct CmaEsConfig {
     pub bounds: BoundHandling,
     /// sep-CMA-ES: diagonal covariance, O(n) per sample (Ros & Hansen 2008).
     pub separable: bool,
+    /// Active CMA: the worse half of the population enters the rank-μ update with negative
+    /// weights (tutorial eq. 46–47, 53). Default `true`, as pycma's `CMA_active`.
+    pub active: bool,
     /// Restart regime.
     pub restarts: Restarts,
     /// Restarts allowed (BIPOP: large-population restarts; small ones do not count). Default 9.
@@ -149,6 +154,7 @@ impl Default for CmaEsConfig {
             popsize: None,
             bounds: BoundHandling::Penalty,
             separable: false,
+            active: true,
             restarts: Restarts::None,
             max_restarts: None,
             incpopsize: 2.0,
@@ -180,6 +186,12 @@ impl Describe for CmaEsConfig {
             ParamDoc::opt("popsize", "int", "null", "first run's lambda; null: 4 + floor(3 ln n)"),
             ParamDoc::opt("bounds", "none | clip | penalty", "penalty", "out-of-box samples"),
             ParamDoc::opt("separable", "bool", "false", "sep-CMA-ES: diagonal covariance"),
+            ParamDoc::opt(
+                "active",
+                "bool",
+                "true",
+                "active CMA: negative weights for the worse half in the rank-mu update",
+            ),
             ParamDoc::opt("restarts", "none | ipop | bipop", "none", "restart regime"),
             ParamDoc::opt(
                 "max_restarts",
@@ -239,10 +251,14 @@ impl Describe for CmaEsConfig {
 pub struct Params {
     /// Population size λ.
     pub lambda: usize,
-    /// Number of parents μ = ⌊λ/2⌋ (eq. 49).
+    /// Number of parents μ = ⌊λ/2⌋ (eq. 49), the number of positive weights.
     pub mu: usize,
     /// Positive recombination weights `w_1 ≥ … ≥ w_μ`, summing to one (eq. 49, 53).
     pub weights: Vec<f64>,
+    /// The weights `w_{μ+1} ≥ … ≥ w_λ` of the worse half (eq. 53), all `≤ 0`: the "active"
+    /// weights of the rank-μ update (Jastrebski & Arnold 2006; tutorial eq. 46–47), scaled so
+    /// that `Σ|w⁻| = min(α_μ⁻, α_μeff⁻, α_posdef⁻)`. All zero when active CMA is off.
+    pub neg_weights: Vec<f64>,
     /// Variance-effective selection mass μ_eff = (Σw_i)² / Σw_i² over the positive weights (Table 1).
     pub mueff: f64,
     /// Cumulation constant of the σ path, c_σ (eq. 55).
@@ -260,17 +276,29 @@ pub struct Params {
 }
 
 impl Params {
-    /// The default parameters for dimension `n` and population size `lambda ≥ 2`.
+    /// The default parameters for dimension `n` and population size `lambda ≥ 2`, with active
+    /// CMA (negative weights) as in pycma's default `CMA_active: True`.
     pub fn new(n: usize, lambda: usize, separable: bool) -> Self {
+        Self::with_active(n, lambda, separable, true)
+    }
+
+    /// The parameters for dimension `n` and population size `lambda ≥ 2`; `active: false`
+    /// leaves the negative weights at zero (the classic, positive-weights-only CMA-ES).
+    pub fn with_active(n: usize, lambda: usize, separable: bool, active: bool) -> Self {
         let nf = n as f64;
         let mu = lambda / 2; // eq. 49
-        // eq. 49: w'_i = ln((λ+1)/2) − ln i, positive for i ≤ μ; normalised to sum 1 (eq. 53).
+        // eq. 49: w'_i = ln((λ+1)/2) − ln i, positive for i ≤ μ, ≤ 0 beyond.
         let raw: Vec<f64> =
-            (1..=mu).map(|i| ((lambda as f64 + 1.0) / 2.0).ln() - (i as f64).ln()).collect();
-        let sum: f64 = raw.iter().sum();
-        let weights: Vec<f64> = raw.iter().map(|w| w / sum).collect();
+            (1..=lambda).map(|i| ((lambda as f64 + 1.0) / 2.0).ln() - (i as f64).ln()).collect();
+        let (raw_pos, raw_neg) = raw.split_at(mu);
+        let sum: f64 = raw_pos.iter().sum();
+        // eq. 53, positive part: normalised to sum 1.
+        let weights: Vec<f64> = raw_pos.iter().map(|w| w / sum).collect();
         let mueff = 1.0 / weights.iter().map(|w| w * w).sum::<f64>();
-        // eq. 55
+        // eq. 55. pycma 4.5 uses c_σ = (μ_eff + 2)/(n + μ_eff + 3) (capped at 1/2) and, for
+        // large μ_eff, a larger d_σ (`CMAAdaptSigmaCSA.compute_damps`); on BBOB d = 10 with
+        // BIPOP neither changed the solved count or the evaluations measurably (4 seeds each,
+        // differences within the seed-to-seed spread), so the tutorial's values stay.
         let cs = (mueff + 2.0) / (nf + mueff + 5.0);
         let ds = 1.0 + 2.0 * (((mueff - 1.0) / (nf + 1.0)).sqrt() - 1.0).max(0.0) + cs;
         // eq. 56
@@ -278,6 +306,8 @@ impl Params {
         // Table 1 with α_cov = 2.
         let alpha_cov = 2.0;
         let mut c1 = alpha_cov / ((nf + 1.3).powi(2) + mueff);
+        // (pycma adds 1/4 to the numerator of c_μ; see the test
+        // `default_constants_match_the_tutorial_and_pycma_at_d10`.)
         let mut cmu = (alpha_cov * (mueff - 2.0 + 1.0 / mueff)
             / ((nf + 2.0).powi(2) + alpha_cov * mueff / 2.0))
             .min(1.0 - c1);
@@ -287,8 +317,31 @@ impl Params {
             c1 = (c1 * f).min(1.0);
             cmu = (cmu * f).min(1.0 - c1);
         }
+        // eq. 53, negative part (Table 1): Σ|w⁻| = min(α_μ⁻, α_μeff⁻, α_posdef⁻) with
+        //   α_μ⁻ = 1 + c_1/c_μ            (no decay of C: c_1 + c_μ Σ_j w_j = 0),
+        //   α_μeff⁻ = 1 + 2 μ⁻_eff/(μ_eff + 2),
+        //   α_posdef⁻ = (1 − c_1 − c_μ)/(n c_μ)  (C stays positive definite, given eq. 46).
+        // pycma's `RecombinationWeights.finalize_negative_weights` applies the same three in
+        // sequence (set to α_μ⁻, limit to α_posdef⁻, limit to α_μeff⁻). With c_μ = 0 (λ = 2)
+        // the first and third are infinite and the weights have no effect.
+        let neg_sum: f64 = raw_neg.iter().map(|w| w.abs()).sum();
+        let neg_weights: Vec<f64> = if active && neg_sum > 0.0 {
+            let mueff_neg = neg_sum * neg_sum / raw_neg.iter().map(|w| w * w).sum::<f64>();
+            let alpha_mu = 1.0 + c1 / cmu;
+            let alpha_mueff = 1.0 + 2.0 * mueff_neg / (mueff + 2.0);
+            let alpha_posdef = (1.0 - c1 - cmu) / (nf * cmu);
+            let alpha = alpha_mu.min(alpha_mueff).min(alpha_posdef).max(0.0);
+            raw_neg.iter().map(|w| alpha * w / neg_sum).collect()
+        } else {
+            vec![0.0; raw_neg.len()]
+        };
         let chi_n = nf.sqrt() * (1.0 - 1.0 / (4.0 * nf) + 1.0 / (21.0 * nf * nf));
-        Self { lambda, mu, weights, mueff, cs, ds, cc, c1, cmu, chi_n }
+        Self { lambda, mu, weights, neg_weights, mueff, cs, ds, cc, c1, cmu, chi_n }
+    }
+
+    /// Sum of all λ weights, `Σ_j w_j = 1 + Σ w⁻` (the decay of C in eq. 47).
+    pub fn weight_sum(&self) -> f64 {
+        1.0 + self.neg_weights.iter().sum::<f64>()
     }
 
     /// The default population size `4 + ⌊3 ln n⌋` (eq. 48).
@@ -427,7 +480,7 @@ impl CmaEsState {
 
 impl CmaEs {
     fn params(&self, lambda: usize) -> Params {
-        Params::new(self.n, lambda, self.config.separable)
+        Params::with_active(self.n, lambda, self.config.separable, self.config.active)
     }
 
     fn default_max_iter(&self, lambda: usize) -> u64 {
@@ -1017,15 +1070,35 @@ impl Strategy for CmaEs {
         for (v, y) in run.pc.iter_mut().zip(&yw) {
             *v = (1.0 - p.cc) * *v + a_c * y;
         }
-        // eq. 47: C ← (1 + c_1 δ(h_σ) − c_1 − c_μ Σw_j) C + c_1 p_c p_cᵀ + c_μ Σ w_i y_{i:λ} y_{i:λ}ᵀ,
-        // δ(h_σ) = (1 − h_σ) c_c (2 − c_c), Σw_j = 1.
+        // eq. 47: C ← (1 + c_1 δ(h_σ) − c_1 − c_μ Σw_j) C + c_1 p_c p_cᵀ
+        //              + c_μ Σ_{i=1}^{λ} w°_i y_{i:λ} y_{i:λ}ᵀ,
+        // δ(h_σ) = (1 − h_σ) c_c (2 − c_c), Σw_j over all λ weights (1 without active CMA).
+        // eq. 46: w°_i = w_i for w_i ≥ 0, else w_i n / ‖C^{-1/2} y_{i:λ}‖², and
+        // C^{-1/2} y_k = B D⁻¹ Bᵀ B D z_k = B z_k has the norm ‖z_k‖ (the B, D the sample was
+        // drawn with), as in pycma's `GaussFullSampler.update` (which adds 1e-9 to the norm).
         let delta = (1.0 - hsig) * p.cc * (2.0 - p.cc);
-        let decay = 1.0 + p.c1 * delta - p.c1 - p.cmu;
+        let decay = 1.0 + p.c1 * delta - p.c1 - p.cmu * p.weight_sum();
+        let nf = n as f64;
+        let active = p.neg_weights.iter().any(|w| *w < 0.0);
+        let neg: Vec<(f64, usize)> = if active {
+            p.neg_weights
+                .iter()
+                .zip(&order[p.mu..])
+                .map(|(w, &k)| {
+                    let z2: f64 = s.z[k * n..(k + 1) * n].iter().map(|z| z * z).sum();
+                    (w * nf / z2.max(f64::MIN_POSITIVE), k)
+                })
+                .filter(|(w, _)| *w < 0.0)
+                .collect()
+        } else {
+            Vec::new()
+        };
         if self.config.separable {
             for (c, pc) in run.c.iter_mut().zip(&run.pc) {
                 *c = decay * *c + p.c1 * pc * pc;
             }
-            for (w, &k) in p.weights.iter().zip(&order) {
+            let pos = p.weights.iter().copied().zip(order.iter().copied());
+            for (w, k) in pos.chain(neg.iter().copied()) {
                 let a = p.cmu * w;
                 for (c, y) in run.c.iter_mut().zip(&s.y[k * n..(k + 1) * n]) {
                     *c += a * y * y;
@@ -1041,9 +1114,11 @@ impl Strategy for CmaEs {
                     *v *= decay;
                 }
             }
-            // W = [√(c_μ w_i) y_{i:λ} …, √c_1 p_c], then lower(C) += W Wᵀ in one product.
+            // W = [√(c_μ w_i) y_{i:λ} …, √c_1 p_c] over the positive weights, then
+            // lower(C) += W Wᵀ in one product; the negative ones likewise with
+            // V = [√(c_μ |w°_i|) y_{i:λ} …] and lower(C) −= V Vᵀ.
             let cols = p.mu + 1;
-            s.work.resize(n * cols, 0.0);
+            s.work.resize(n * (cols + neg.len()), 0.0);
             for (c, (w, &k)) in p.weights.iter().zip(&order).enumerate() {
                 let a = (p.cmu * w).sqrt();
                 let yk = &s.y[k * n..(k + 1) * n];
@@ -1055,18 +1130,31 @@ impl Strategy for CmaEs {
             for (o, pc) in s.work[p.mu * n..cols * n].iter_mut().zip(&run.pc) {
                 *o = a * pc;
             }
-            let w = MatRef::from_column_major_slice(&s.work[..n * cols], n, cols);
-            triangular::matmul(
-                MatMut::from_column_major_slice_mut(&mut run.c, n, n),
-                BlockStructure::TriangularLower,
-                Accum::Add,
-                w,
-                BlockStructure::Rectangular,
-                w.transpose(),
-                BlockStructure::Rectangular,
-                1.0,
-                Par::Seq,
-            );
+            for ((w, k), o) in neg.iter().zip(s.work[cols * n..].chunks_exact_mut(n)) {
+                let a = (-p.cmu * w).sqrt();
+                for (o, y) in o.iter_mut().zip(&s.y[k * n..(k + 1) * n]) {
+                    *o = a * y;
+                }
+            }
+            let (wpos, wneg) = s.work.split_at(n * cols);
+            let parts = [(wpos, cols, 1.0), (wneg, neg.len(), -1.0)];
+            for (w, c, alpha) in parts {
+                if c == 0 {
+                    continue;
+                }
+                let w = MatRef::from_column_major_slice(w, n, c);
+                triangular::matmul(
+                    MatMut::from_column_major_slice_mut(&mut run.c, n, n),
+                    BlockStructure::TriangularLower,
+                    Accum::Add,
+                    w,
+                    BlockStructure::Rectangular,
+                    w.transpose(),
+                    BlockStructure::Rectangular,
+                    alpha,
+                    Par::Seq,
+                );
+            }
         }
 
         // Fitness histories for the termination criteria (pycma `fit.hist`, `histbest`).
@@ -1186,6 +1274,54 @@ mod tests {
             1e-14
         ));
         assert!(close(p.chi_n, 3.0847265651690123, 1e-14));
+    }
+
+    #[test]
+    fn negative_weights_match_pycma_at_d10() {
+        // pycma 4.5.0's `RecombinationWeights`, finalised with the tutorial's c_1 and c_μ
+        // (pycma's own c_μ has the extra 1/4, see above), printed with
+        //   /work/peers/bin/python -c "import cma; w = cma.recombination_weights.
+        //     RecombinationWeights(10); c1 = 2/((10+1.3)**2+w.mueff); cmu = min(1-c1,
+        //     2*(w.mueff-2+1/w.mueff)/(144+w.mueff)); w.finalize_negative_weights(10, c1, cmu);
+        //     print([repr(x) for x in w], repr(w.mueffminus))"
+        let p = Params::new(10, 10, false);
+        let pycma = [
+            0.45627264690340597,
+            0.2707530970017852,
+            0.16223111715866978,
+            0.08523354710016448,
+            0.025509591835974777,
+            -0.08532086250759856,
+            -0.23647660114809707,
+            -0.3674136577116646,
+            -0.48290832678423457,
+            -0.5862218287788356,
+        ];
+        let ours: Vec<f64> = p.weights.iter().chain(&p.neg_weights).copied().collect();
+        assert_eq!(ours.len(), 10);
+        for (w, q) in ours.iter().zip(pycma) {
+            assert!(close(*w, q, 1e-13), "{w} vs {q}");
+        }
+        // At the default λ the bound α_μ⁻ = 1 + c_1/c_μ is the active one: no decay of C.
+        assert!(close(-p.neg_weights.iter().sum::<f64>(), 1.0 + p.c1 / p.cmu, 1e-14));
+        assert!((p.c1 + p.cmu * p.weight_sum()).abs() < 1e-15);
+        // pycma's default weights (`es.sp.weights` with `CMA_active: True`), which use its
+        // c_μ = 0.02355177665041747, end in -0.5497499176973853 and sum to
+        // -0.6489457144406467: the same formula with that c_μ.
+        let c1 = p.c1;
+        let cmu_pycma = 0.02355177665041747;
+        let raw_last = 5.5f64.ln() - 10f64.ln();
+        let raw_neg: f64 = (6..=10).map(|i| (5.5f64.ln() - (i as f64).ln()).abs()).sum();
+        assert!(close((1.0 + c1 / cmu_pycma) * raw_last / raw_neg, -0.5497499176973853, 1e-13));
+        // Passive: zero negative weights, and the classic decay 1 − c_1 − c_μ.
+        let q = Params::with_active(10, 10, false, false);
+        assert!(q.neg_weights.iter().all(|w| *w == 0.0) && q.weight_sum() == 1.0);
+        // Large λ: α_posdef⁻ = (1 − c_1 − c_μ)/(n c_μ) limits the sum (pycma agrees:
+        // RecombinationWeights(200) finalised as above has Σw⁻ = -0.09203726543303793).
+        let big = Params::new(10, 200, false);
+        let sneg = -big.neg_weights.iter().sum::<f64>();
+        assert!(close(sneg, (1.0 - big.c1 - big.cmu) / (10.0 * big.cmu), 1e-14));
+        assert!(close(sneg, 0.09203726543303793, 1e-12), "{sneg}");
     }
 
     #[test]
