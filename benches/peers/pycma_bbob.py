@@ -25,7 +25,8 @@ Protocol
   population; like evoforge's bench, those evaluations are counted and
   reported in ``evaluations`` (the summary says if any solve happened past
   the budget).
-* Seeds: run seed = 1000 * function + instance (pycma adds 1 per restart).
+* Seeds: run seed = 1000 * function + instance + 100000 * k for repetition
+  ``--seed-offset k`` (pycma adds 1 per restart).
 * x0: uniform in [-4, 4]^d from ``numpy.random.default_rng(run seed)``, a
   common COCO practice (the BBOB optima lie in [-4, 4]^d, the search domain
   is [-5, 5]^d).  x0 is passed as a callable, so each IPOP restart starts
@@ -103,7 +104,7 @@ class Recorder:
 
 
 def run_one(job):
-    function, dimension, instance, budget, x0_once = job
+    function, dimension, instance, budget, x0_once, seed_offset = job
     import cma
     import cocoex
 
@@ -114,7 +115,7 @@ def run_one(job):
     assert problem.id_instance == instance and problem.dimension == dimension
     fopt = cocoex.BareProblem("bbob", function, dimension, instance).best_value()
 
-    seed = 1000 * function + instance
+    seed = 1000 * function + instance + 100000 * seed_offset
     rng = np.random.default_rng(seed)
     if x0_once:
         x0 = rng.uniform(-4.0, 4.0, dimension)
@@ -151,6 +152,8 @@ def main(argv=None):
                     help="evaluations per run (total over restarts)")
     ap.add_argument("--out", default="benches/results/pycma_ipop_bbob_d10.csv")
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--seed-offset", type=int, default=0,
+                    help="repetition number k: run seeds become 1000 f + i + 100000 k")
     ap.add_argument("--x0-once", action="store_true",
                     help="one uniform x0 for all restarts of a run")
     args = ap.parse_args(argv)
@@ -164,7 +167,7 @@ def main(argv=None):
     functions = parse_list(args.functions)
     instances = parse_list(args.instances)
     budget = int(args.budget)
-    jobs = [(f, args.dimension, i, budget, args.x0_once)
+    jobs = [(f, args.dimension, i, budget, args.x0_once, args.seed_offset)
             for f in functions for i in instances]
 
     t0 = time.perf_counter()
