@@ -49,6 +49,13 @@ pub struct BbobArgs {
     /// CSV output file (default: stdout).
     #[arg(long)]
     pub output: Option<PathBuf>,
+    /// Also write COCO's "bbob-new2" data format (.info, .dat, .tdat) to this folder, for
+    /// `python -m cocopp FOLDER`.
+    #[arg(long)]
+    pub cocopp: Option<PathBuf>,
+    /// Algorithm name in the COCO output.
+    #[arg(long, default_value = "evoforge")]
+    pub name: String,
 }
 
 /// One run's row.
@@ -68,6 +75,21 @@ pub struct Row {
     pub evaluations: u64,
     /// Wall seconds.
     pub wall: f64,
+    /// Every improvement of the best value (only when asked for, for COCO output).
+    pub trace: Vec<Improvement>,
+}
+
+/// An evaluation that improved the best value of a run.
+#[derive(Debug, Clone)]
+pub struct Improvement {
+    /// Evaluation number (1-based, ask order).
+    pub evals: u64,
+    /// Its f − f_opt (the new best).
+    pub delta: f64,
+    /// Its f.
+    pub f: f64,
+    /// Its point.
+    pub x: Vec<f64>,
 }
 
 /// Parses `1-5,8,10-12`.
@@ -97,6 +119,7 @@ pub fn run_one<S: Strategy>(
     problem: &Bbob,
     budget: u64,
     seed: u64,
+    trace: bool,
 ) -> Result<Row> {
     let space = problem.space();
     let s = S::new(config.clone(), space)
@@ -109,6 +132,7 @@ pub fn run_one<S: Strategy>(
     let mut evals = 0u64;
     let mut generation = 0u64;
     let mut x = vec![0.0; space.dim()];
+    let mut improvements = Vec::new();
     'outer: while evals < budget {
         let cands = s.ask(&mut state, &mut rng::stream(seed, &[Purpose::Ask as u64, generation]));
         if cands.is_empty() {
@@ -124,6 +148,9 @@ pub fn run_one<S: Strategy>(
             let delta = f - fopt;
             if delta < best {
                 best = delta;
+                if trace {
+                    improvements.push(Improvement { evals, delta, f, x: x.clone() });
+                }
                 for (k, t) in TARGETS.iter().enumerate() {
                     if hits[k].is_none() && delta < *t {
                         hits[k] = Some(evals);
@@ -152,6 +179,7 @@ pub fn run_one<S: Strategy>(
         best_delta: best,
         evaluations: evals,
         wall: t0.elapsed().as_secs_f64(),
+        trace: improvements,
     })
 }
 
@@ -162,6 +190,7 @@ pub fn run_grid(
     budget: impl Fn(usize) -> u64 + Sync,
     seed: u64,
     threads: usize,
+    trace: bool,
 ) -> Result<Vec<Row>> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build()?;
     pool.install(|| {
@@ -173,9 +202,13 @@ pub fn run_grid(
                     rng::derive(seed, &[Purpose::Other as u64, f as u64, d as u64, i as u64]);
                 let b = budget(d);
                 let mut row = match spec {
-                    StrategySpec::Random(c) => run_one::<RandomSearch>(c, &problem, b, run_seed),
-                    StrategySpec::CmaEs(c) => run_one::<CmaEs>(c, &problem, b, run_seed),
-                    StrategySpec::OnePlusOne(c) => run_one::<OnePlusOne>(c, &problem, b, run_seed),
+                    StrategySpec::Random(c) => {
+                        run_one::<RandomSearch>(c, &problem, b, run_seed, trace)
+                    }
+                    StrategySpec::CmaEs(c) => run_one::<CmaEs>(c, &problem, b, run_seed, trace),
+                    StrategySpec::OnePlusOne(c) => {
+                        run_one::<OnePlusOne>(c, &problem, b, run_seed, trace)
+                    }
                 }?;
                 row.function = f;
                 row.instance = i;
@@ -205,6 +238,91 @@ pub fn write_csv(w: &mut dyn Write, rows: &[Row]) -> Result<()> {
     Ok(())
 }
 
+/// Writes COCO's `bbob-new2` format, as cocoex's "bbob" observer does: per function an
+/// `.info` file listing, per dimension, the data file and `instance:evaluations|final f−f_opt`
+/// of each run; per (function, dimension) a `.dat` file (target-triggered lines) and a `.tdat`
+/// file (budget-triggered lines), one `%` header per run. Every improvement of the best value
+/// is written to both, plus a last line at the final evaluation: a superset of the lines COCO's
+/// triggers would write, from which cocopp derives the same runtimes.
+pub fn write_coco(dir: &std::path::Path, name: &str, strategy: &str, rows: &[Row]) -> Result<()> {
+    use std::collections::BTreeMap;
+    use std::fmt::Write as _;
+    let mut by_f: BTreeMap<u32, BTreeMap<usize, Vec<&Row>>> = BTreeMap::new();
+    for r in rows {
+        by_f.entry(r.function).or_default().entry(r.dimension).or_default().push(r);
+    }
+    let algo = name.replace('\'', "");
+    let settings = strategy.replace('\'', "");
+    for (f, dims) in &by_f {
+        let sub = format!("data_f{f}");
+        std::fs::create_dir_all(dir.join(&sub))?;
+        let mut info = String::new();
+        for (d, runs) in dims {
+            let stem = format!("{sub}/bbobexp_f{f}_DIM{d}");
+            let mut dat = String::new();
+            for r in runs {
+                let fopt =
+                    Bbob::new(*f, *d, r.instance).map_err(|e| anyhow!("{}", e.message))?.f_opt();
+                writeln!(
+                    dat,
+                    "% f evaluations | g evaluations | best noise-free fitness - Fopt ({}) + sum g_i+ | measured fitness | best measured fitness or single-digit g-values | x1 | x2...",
+                    c_exp(fopt, 12, false)
+                )?;
+                let mut line = |evals: u64, imp: &Improvement| -> std::fmt::Result {
+                    let (d, f) = (c_exp(imp.delta, 9, true), c_exp(imp.f, 9, true));
+                    write!(dat, "{evals} 0 {d} {f} {f}")?;
+                    for v in &imp.x {
+                        write!(dat, " {}", c_exp(*v, 4, true))?;
+                    }
+                    writeln!(dat)
+                };
+                for imp in &r.trace {
+                    line(imp.evals, imp)?;
+                }
+                if let Some(last) = r.trace.last()
+                    && last.evals < r.evaluations
+                {
+                    line(r.evaluations, last)?;
+                }
+            }
+            std::fs::write(dir.join(format!("{stem}.dat")), &dat)?;
+            std::fs::write(dir.join(format!("{stem}.tdat")), &dat)?;
+            writeln!(
+                info,
+                "suite = 'bbob', funcId = {f}, DIM = {d}, Precision = 1.000e-08, algId = '{algo}', coco_version = 'evoforge-{}', logger = 'bbob', data_format = 'bbob-new2'",
+                env!("CARGO_PKG_VERSION")
+            )?;
+            writeln!(info, "% {settings}")?;
+            write!(info, "{stem}.dat")?;
+            for r in runs {
+                write!(
+                    info,
+                    ", {}:{}|{}",
+                    r.instance,
+                    r.evaluations,
+                    c_exp(r.best_delta, 1, false)
+                )?;
+            }
+            writeln!(info)?;
+        }
+        std::fs::write(dir.join(format!("bbobexp_f{f}.info")), info)?;
+    }
+    Ok(())
+}
+
+/// C's `%.{prec}e` (`%+.{prec}e` with `plus`): a signed exponent of at least two digits, as
+/// COCO writes and cocopp expects.
+pub fn c_exp(v: f64, prec: usize, plus: bool) -> String {
+    let s = format!("{v:.prec$e}");
+    let Some((mant, exp)) = s.split_once('e') else { return s };
+    let (sign, digits) = match exp.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', exp),
+    };
+    let lead = if plus && !mant.starts_with('-') { "+" } else { "" };
+    format!("{lead}{mant}e{sign}{digits:0>2}")
+}
+
 /// `evoforge bench bbob`.
 pub fn bbob(args: &BbobArgs) -> Result<()> {
     let spec: StrategySpec = serde_saphyr::from_str(&args.strategy).map_err(|e| {
@@ -232,8 +350,12 @@ pub fn bbob(args: &BbobArgs) -> Result<()> {
         |d| abs.unwrap_or((per_dim * d as f64).ceil() as u64),
         args.seed,
         threads,
+        args.cocopp.is_some(),
     )?;
     rows.sort_by_key(|r| (r.function, r.dimension, r.instance));
+    if let Some(dir) = &args.cocopp {
+        write_coco(dir, &args.name, &args.strategy, &rows)?;
+    }
     match &args.output {
         Some(p) => {
             let mut f = std::io::BufWriter::new(

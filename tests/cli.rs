@@ -174,6 +174,8 @@ fn bench_bbob_writes_csv() {
             "2000",
             "--output",
             "b.csv",
+            "--cocopp",
+            "coco/ours",
         ],
         tmp.path(),
     );
@@ -194,6 +196,39 @@ fn bench_bbob_writes_csv() {
         let hits: Vec<u64> = r[3..13].iter().map(|v| v.parse().unwrap()).collect();
         assert!(hits.windows(2).all(|w| w[0] <= w[1]), "targets are reached in order");
     }
+    // COCO's bbob-new2 format (checked with cocopp 2.9.1 by hand, see BENCHMARKS.md): an .info
+    // per function naming each data file and instance:evaluations|final f - f_opt.
+    let info = std::fs::read_to_string(tmp.path().join("coco/ours/bbobexp_f2.info")).unwrap();
+    let lines: Vec<&str> = info.lines().collect();
+    assert_eq!(lines.len(), 6, "{info}");
+    assert!(lines[0].starts_with("suite = 'bbob', funcId = 2, DIM = 2, Precision = 1.000e-08"));
+    assert!(lines[2].starts_with("data_f2/bbobexp_f2_DIM2.dat, 1:"), "{info}");
+    assert!(lines[5].contains(", 2:") && lines[5].contains("e-"), "{info}");
+    let dat =
+        std::fs::read_to_string(tmp.path().join("coco/ours/data_f2/bbobexp_f2_DIM5.dat")).unwrap();
+    assert_eq!(dat.lines().filter(|l| l.starts_with('%')).count(), 2, "one header per run");
+    let rows_f2_d5: Vec<&Vec<&str>> = rows.iter().filter(|r| r[0] == "2" && r[1] == "5").collect();
+    // The first data line under a header whose best f - f_opt < 1e-8 is the CSV's runtime.
+    let mut run = 0;
+    let mut found = false;
+    for l in dat.lines() {
+        if l.starts_with('%') {
+            run += 1;
+            found = false;
+            continue;
+        }
+        let cols: Vec<&str> = l.split(' ').collect();
+        assert_eq!(cols.len(), 5 + 5, "evals, g-evals, 3 values, 5 coordinates: {l}");
+        let delta: f64 = cols[2].parse().unwrap();
+        if !found && delta < 1e-8 {
+            found = true;
+            assert_eq!(cols[0], rows_f2_d5[run - 1][12], "run {run}");
+        }
+    }
+    assert_eq!(run, 2);
+    assert!(
+        std::path::Path::new(&tmp.path().join("coco/ours/data_f2/bbobexp_f2_DIM5.tdat")).exists()
+    );
 }
 
 /// Every study file in `studies/` runs to completion.
