@@ -8,6 +8,9 @@
 //! * [`classic`]: textbook test functions with known optima (sphere, Rosenbrock, Rastrigin,
 //!   Ackley, Branin, Hartmann, ...), with the constants and bounds of the Virtual Library of
 //!   Simulation Experiments (Surjanovic & Bingham).
+//! * [`gym`]: gymnasium 1.4.0's classic-control environments (CartPole, Acrobot, MountainCar,
+//!   MountainCarContinuous, Pendulum) with gymnasium's dynamics, rewards, termination and time
+//!   limits, step for step; `gym::make("CartPole-v1")`.
 //!
 //! Each family comes with a `serde` configuration (`BbobConfig`, `ClassicConfig`) that the study
 //! layer embeds under `problem: {kind: ...}`; `build()` validates it and names the offending YAML
@@ -17,6 +20,8 @@
 
 pub mod bbob;
 pub mod classic;
+pub mod gym;
 
 pub use bbob::{Bbob, BbobConfig, bbob_function_name};
 pub use classic::{Classic, ClassicConfig, ClassicKind};
+pub use gym::{Action, ActionSpace, ClassicControl, Env, Step, Transition};
