@@ -11,17 +11,22 @@
 //! * [`gym`]: gymnasium 1.4.0's classic-control environments (CartPole, Acrobot, MountainCar,
 //!   MountainCarContinuous, Pendulum) with gymnasium's dynamics, rewards, termination and time
 //!   limits, step for step; `gym::make("CartPole-v1")`.
+//! * [`policy`]: neuroevolution — an MLP policy whose weights are the search point, scored by
+//!   the mean return of rollouts in a [`gym`] environment (Salimans et al. 2017, Such et al.
+//!   2017); `kind: gym_policy`, to maximise.
 //!
-//! Each family comes with a `serde` configuration (`BbobConfig`, `ClassicConfig`) that the study
-//! layer embeds under `problem: {kind: ...}`; `build()` validates it and names the offending YAML
-//! field in its [`evoforge_core::ConfigError`].
+//! Each family comes with a `serde` configuration (`BbobConfig`, `ClassicConfig`,
+//! `PolicyConfig`) that the study layer embeds under `problem: {kind: ...}`; `build()` validates
+//! it and names the offending YAML field in its [`evoforge_core::ConfigError`].
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 pub mod bbob;
 pub mod classic;
 pub mod gym;
+pub mod policy;
 
 pub use bbob::{Bbob, BbobConfig, bbob_function_name};
 pub use classic::{Classic, ClassicConfig, ClassicKind};
 pub use gym::{Action, ActionSpace, ClassicControl, Env, Step, Transition};
+pub use policy::{Activation, GymPolicy, Mlp, PolicyConfig};
