@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use evoforge_core::{ConfigError, Describe, ParamDoc, Problem};
-use evoforge_problems::{BbobConfig, ClassicConfig};
+use evoforge_problems::{BbobConfig, ClassicConfig, PolicyConfig};
 use evoforge_strategies::{CmaEs, OnePlusOne, RandomSearch};
 use serde::de::{self, MapAccess, Visitor, value::MapAccessDeserializer};
 use serde::{Deserialize, Deserializer};
@@ -120,6 +120,8 @@ tagged! {
         "bbob" => Bbob(BbobConfig),
         /// Classic test functions with known optima.
         "classic" => Classic(ClassicConfig),
+        /// An MLP policy's mean return in a gymnasium classic-control environment.
+        "gym_policy" => GymPolicy(PolicyConfig),
     }
 }
 
@@ -160,12 +162,13 @@ impl ProblemSpec {
         Ok(match self {
             ProblemSpec::Bbob(c) => Arc::new(c.build()?),
             ProblemSpec::Classic(c) => Arc::new(c.build()?),
+            ProblemSpec::GymPolicy(c) => Arc::new(c.build()?),
         })
     }
 
     /// `(kind, summary, parameters)` of every problem, for `evoforge list`.
     pub fn describe_all() -> Vec<(&'static str, &'static str, Vec<ParamDoc>)> {
-        vec![describe::<BbobConfig>(), describe::<ClassicConfig>()]
+        vec![describe::<BbobConfig>(), describe::<ClassicConfig>(), describe::<PolicyConfig>()]
     }
 }
 

@@ -284,3 +284,10 @@ fn kind_may_come_after_other_keys() {
     let o = evoforge(&["validate", "k2.yaml"], tmp.path());
     assert!(stderr(&o).contains("did you mean `popsize`?"), "{}", stderr(&o));
 }
+
+#[test]
+fn gym_policy_studies_validate_env_names() {
+    let text = "name: t\nproblem:\n  kind: gym_policy\n  env: CartPole-v2\n  hidden: []\n\
+                strategy: {kind: cmaes}\nbudget: {evaluations: 10}\n";
+    rejects(text, 4, "problem.env", &["CartPole-v1"]);
+}
