@@ -2,8 +2,8 @@
 use evoforge_core::{Describe, Space, Strategy};
 use evoforge_strategies::conformance::{Options, Progress, check_all, check_describe};
 use evoforge_strategies::{
-    BoundHandling, CmaEs, CmaEsConfig, OnePlusOne, OnePlusOneConfig, RandomSearch,
-    RandomSearchConfig, Restarts,
+    BoundHandling, CmaEs, CmaEsConfig, FitnessShaping, OnePlusOne, OnePlusOneConfig, OpenAiEs,
+    OpenAiEsConfig, Optimizer, RandomSearch, RandomSearchConfig, Restarts,
 };
 
 fn space() -> Space {
@@ -62,6 +62,43 @@ fn conformance_holds_in_one_dimension_and_on_a_restart() {
 }
 
 #[test]
+fn openai_es_variants_conform() {
+    // A small table keeps the test fast; the centre starts away from the optimum at 0.
+    let base = || OpenAiEsConfig {
+        popsize: 16,
+        sigma: 0.1,
+        learning_rate: 0.1,
+        weight_decay: 0.0,
+        mean0: Some(vec![2.0; 5]),
+        noise_len: 1 << 16,
+        ..Default::default()
+    };
+    let variants = [
+        ("adam", base()),
+        ("sgd", OpenAiEsConfig { optimizer: Optimizer::Sgd, ..base() }),
+        ("lion", OpenAiEsConfig { optimizer: Optimizer::Lion, learning_rate: 0.05, ..base() }),
+        ("clipup", OpenAiEsConfig { optimizer: Optimizer::Clipup, ..base() }),
+        ("z_score", OpenAiEsConfig { fitness_shaping: FitnessShaping::ZScore, ..base() }),
+        (
+            "raw-decay",
+            OpenAiEsConfig {
+                fitness_shaping: FitnessShaping::Raw,
+                sigma_decay: 0.97,
+                sigma_min: 0.01,
+                weight_decay: 0.005,
+                ..base()
+            },
+        ),
+    ];
+    for (name, cfg) in variants {
+        let s = OpenAiEs::new(cfg, &space()).unwrap();
+        // From f = 20 to below 0.2 within 2000 evaluations (125 generations) in 5-D.
+        let opts = Options { budget: 2000, progress: Progress::Orders(2.0), ..Default::default() };
+        check_all(&s, &space(), &opts).unwrap_or_else(|e| panic!("openai_es {name}: {e}"));
+    }
+}
+
+#[test]
 fn describe_kind_is_the_strategy_name() {
     assert_eq!(<RandomSearchConfig as Describe>::KIND, RandomSearch::NAME);
     assert_eq!(<OnePlusOneConfig as Describe>::KIND, OnePlusOne::NAME);
@@ -69,7 +106,10 @@ fn describe_kind_is_the_strategy_name() {
     assert_eq!(RandomSearch::NAME, "random");
     assert_eq!(OnePlusOne::NAME, "one_plus_one");
     assert_eq!(CmaEs::NAME, "cmaes");
+    assert_eq!(<OpenAiEsConfig as Describe>::KIND, OpenAiEs::NAME);
+    assert_eq!(OpenAiEs::NAME, "openai_es");
     check_describe::<RandomSearchConfig>().unwrap();
     check_describe::<OnePlusOneConfig>().unwrap();
     check_describe::<CmaEsConfig>().unwrap();
+    check_describe::<OpenAiEsConfig>().unwrap();
 }
