@@ -11,10 +11,9 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow, bail};
 use evoforge_core::{EvalCtx, Evaluated, Evaluation, Outcome, Problem, Purpose, Strategy, rng};
 use evoforge_problems::Bbob;
-use evoforge_strategies::{CmaEs, OnePlusOne, RandomSearch};
 use rayon::prelude::*;
 
-use crate::spec::StrategySpec;
+use crate::spec::{StrategySpec, StrategyVisitor};
 
 /// Targets f − f_opt, from 1e1 down to 1e-8.
 pub const TARGETS: [f64; 10] = [1e1, 1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8];
@@ -183,6 +182,20 @@ pub fn run_one<S: Strategy>(
     })
 }
 
+struct RunOne<'a> {
+    problem: &'a Bbob,
+    budget: u64,
+    seed: u64,
+    trace: bool,
+}
+
+impl StrategyVisitor for RunOne<'_> {
+    type Out = Result<Row>;
+    fn visit<S: Strategy>(self, c: &S::Config) -> Result<Row> {
+        run_one::<S>(c, self.problem, self.budget, self.seed, self.trace)
+    }
+}
+
 /// Runs the whole grid and returns rows ordered by (function, dimension, instance).
 pub fn run_grid(
     spec: &StrategySpec,
@@ -201,15 +214,8 @@ pub fn run_grid(
                 let run_seed =
                     rng::derive(seed, &[Purpose::Other as u64, f as u64, d as u64, i as u64]);
                 let b = budget(d);
-                let mut row = match spec {
-                    StrategySpec::Random(c) => {
-                        run_one::<RandomSearch>(c, &problem, b, run_seed, trace)
-                    }
-                    StrategySpec::CmaEs(c) => run_one::<CmaEs>(c, &problem, b, run_seed, trace),
-                    StrategySpec::OnePlusOne(c) => {
-                        run_one::<OnePlusOne>(c, &problem, b, run_seed, trace)
-                    }
-                }?;
+                let mut row =
+                    spec.visit(RunOne { problem: &problem, budget: b, seed: run_seed, trace })?;
                 row.function = f;
                 row.instance = i;
                 Ok(row)

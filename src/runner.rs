@@ -4,12 +4,11 @@ use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use evoforge_core::{Problem, Strategy};
-use evoforge_strategies::{CmaEs, OnePlusOne, RandomSearch};
 
 use crate::diag::StudyError;
 use crate::driver::{Driver, Settings, Summary};
 use crate::progress::ProgressMode;
-use crate::spec::{EvaluatorSpec, StrategySpec, StudyFile};
+use crate::spec::{EvaluatorSpec, StrategyVisitor, StudyFile};
 
 /// A study ready to run: the strategy is built and checked against the problem's space.
 pub trait StudyRun {
@@ -49,21 +48,20 @@ pub fn prepare(
         output: s.output.clone(),
         progress,
     };
-    fn boxed<S: Strategy>(
-        study: &StudyFile,
-        c: &S::Config,
+    struct Build<'a> {
+        study: &'a StudyFile,
         problem: Arc<dyn Problem>,
         settings: Settings,
-    ) -> Result<Box<dyn StudyRun>, StudyError> {
-        let strategy = S::new(c.clone(), problem.space())
-            .map_err(|e| study.error(&format!("strategy.{}", e.field), e.message))?;
-        Ok(Box::new(Driver::new(strategy, problem, settings)))
     }
-    match &s.strategy {
-        StrategySpec::Random(c) => boxed::<RandomSearch>(study, c, problem, settings),
-        StrategySpec::CmaEs(c) => boxed::<CmaEs>(study, c, problem, settings),
-        StrategySpec::OnePlusOne(c) => boxed::<OnePlusOne>(study, c, problem, settings),
+    impl StrategyVisitor for Build<'_> {
+        type Out = Result<Box<dyn StudyRun>, StudyError>;
+        fn visit<S: Strategy>(self, c: &S::Config) -> Self::Out {
+            let strategy = S::new(c.clone(), self.problem.space())
+                .map_err(|e| self.study.error(&format!("strategy.{}", e.field), e.message))?;
+            Ok(Box::new(Driver::new(strategy, self.problem, self.settings)))
+        }
     }
+    s.strategy.visit(Build { study, problem, settings })
 }
 
 /// The output directory a study writes to.

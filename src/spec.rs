@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use evoforge_core::{ConfigError, Describe, ParamDoc, Problem};
 use evoforge_problems::{BbobConfig, ClassicConfig, PolicyConfig};
-use evoforge_strategies::{CmaEs, OnePlusOne, RandomSearch};
+use evoforge_strategies::{CmaEs, OnePlusOne, OpenAiEs, RandomSearch};
 use serde::de::{self, MapAccess, Visitor, value::MapAccessDeserializer};
 use serde::{Deserialize, Deserializer};
 
@@ -110,7 +110,18 @@ tagged! {
         "cmaes" => CmaEs(<CmaEs as evoforge_core::Strategy>::Config),
         /// (1+1)-ES with the 1/5th success rule.
         "one_plus_one" => OnePlusOne(<OnePlusOne as evoforge_core::Strategy>::Config),
+        /// OpenAI-ES with mirrored sampling from the shared noise table.
+        "openai_es" => OpenAiEs(<OpenAiEs as evoforge_core::Strategy>::Config),
     }
+}
+
+/// Code that runs for any strategy: [`StrategySpec::visit`] calls it with the concrete type,
+/// so dispatch over the registry is written once.
+pub trait StrategyVisitor {
+    /// What the visit returns.
+    type Out;
+    /// Called with the strategy type and its configuration.
+    fn visit<S: evoforge_core::Strategy>(self, config: &S::Config) -> Self::Out;
 }
 
 tagged! {
@@ -173,12 +184,23 @@ impl ProblemSpec {
 }
 
 impl StrategySpec {
+    /// Runs `v` with this entry's strategy type.
+    pub fn visit<V: StrategyVisitor>(&self, v: V) -> V::Out {
+        match self {
+            StrategySpec::Random(c) => v.visit::<RandomSearch>(c),
+            StrategySpec::CmaEs(c) => v.visit::<CmaEs>(c),
+            StrategySpec::OnePlusOne(c) => v.visit::<OnePlusOne>(c),
+            StrategySpec::OpenAiEs(c) => v.visit::<OpenAiEs>(c),
+        }
+    }
+
     /// `(kind, summary, parameters)` of every strategy, for `evoforge list`.
     pub fn describe_all() -> Vec<(&'static str, &'static str, Vec<ParamDoc>)> {
         vec![
             describe::<<RandomSearch as evoforge_core::Strategy>::Config>(),
             describe::<<CmaEs as evoforge_core::Strategy>::Config>(),
             describe::<<OnePlusOne as evoforge_core::Strategy>::Config>(),
+            describe::<<OpenAiEs as evoforge_core::Strategy>::Config>(),
         ]
     }
 }
