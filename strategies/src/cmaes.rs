@@ -12,7 +12,10 @@
 //!   Size", CEC 2005: IPOP (`restarts: ipop`), `λ ← incpopsize · λ` at each restart.
 //! * N. Hansen (2009), "Benchmarking a BI-Population CMA-ES on the BBOB-2009 Function Testbed",
 //!   GECCO workshop: BIPOP (`restarts: bipop`), interleaving large-population runs (IPOP) with
-//!   small-population runs of random `λ` and `σ0` while their budget is the smaller one.
+//!   small-population runs of random `λ` and `σ0` while their budget is the smaller one;
+//!   `restarts: nbipop` takes NBIPOP's budget split from Loshchilov (2013), "CMA-ES with
+//!   restarts for solving CEC 2013 benchmark problems": the regime that found the best solution
+//!   so far may use twice the other's budget.
 //! * N. Hansen, A. S. P. Niederberger, L. Guzzella & P. Koumoutsakos (2009), IEEE TEC 13(1),
 //!   "A Method for Handling Uncertainty in Evolutionary Optimization...", Sec. IV-B: the adaptive
 //!   boundary penalty (`bounds: penalty`), in the form pycma's `BoundPenalty` implements it.
@@ -95,6 +98,9 @@ pub enum Restarts {
     Ipop,
     /// BIPOP: IPOP runs interleaved with small-population runs (Hansen 2009).
     Bipop,
+    /// BIPOP with the budget split of NBIPOP (Loshchilov 2013): the regime that produced the
+    /// best solution so far may use twice the budget of the other.
+    Nbipop,
 }
 
 /// Configuration of [`CmaEs`] (YAML `kind: cmaes`). Every field has a default.
@@ -192,7 +198,7 @@ impl Describe for CmaEsConfig {
                 "true",
                 "active CMA: negative weights for the worse half in the rank-mu update",
             ),
-            ParamDoc::opt("restarts", "none | ipop | bipop", "none", "restart regime"),
+            ParamDoc::opt("restarts", "none | ipop | bipop | nbipop", "none", "restart regime"),
             ParamDoc::opt(
                 "max_restarts",
                 "int",
@@ -424,6 +430,10 @@ struct Run {
     dfit_hist: Vec<f64>,
 }
 
+fn inf() -> f64 {
+    f64::INFINITY
+}
+
 /// State of [`CmaEs`]: the current run, the restart bookkeeping, the pending generation and the
 /// best point over all runs. A checkpoint is its serde form.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -435,6 +445,11 @@ pub struct CmaEsState {
     large_restarts: u32,
     small_evals: u64,
     large_evals: u64,
+    /// Best raw fitness found by each regime (the first run counts as small), for NBIPOP.
+    #[serde(with = "nf", default = "inf")]
+    best_small: f64,
+    #[serde(with = "nf", default = "inf")]
+    best_large: f64,
     run: Run,
     batch: Batch,
     /// `z_k` and `y_k = B D z_k` of the pending generation, column k = candidate k.
@@ -725,8 +740,14 @@ impl CmaEs {
     /// stopped when none is left.
     fn end_run(&self, s: &mut CmaEsState, rng: &mut Rng, reason: String) {
         match s.run.regime {
-            Regime::First | Regime::Small => s.small_evals += s.run.evals,
-            Regime::Large => s.large_evals += s.run.evals,
+            Regime::First | Regime::Small => {
+                s.small_evals += s.run.evals;
+                s.best_small = s.best_small.min(s.run.best_f);
+            }
+            Regime::Large => {
+                s.large_evals += s.run.evals;
+                s.best_large = s.best_large.min(s.run.best_f);
+            }
         }
         let inc = self.config.incpopsize;
         let large_lambda =
@@ -734,9 +755,16 @@ impl CmaEs {
         let next = match self.config.restarts {
             Restarts::None => None,
             Restarts::Ipop => (s.large_restarts < self.max_restarts).then_some(Regime::Large),
-            Restarts::Bipop => {
+            Restarts::Bipop | Restarts::Nbipop => {
                 // Hansen (2009): the regime with the smaller budget used so far runs next.
-                if s.small_evals < s.large_evals {
+                // Loshchilov (2013): the regime that found the best solution so far may use
+                // twice the other's budget.
+                let small_share = match self.config.restarts {
+                    Restarts::Nbipop if s.best_large < s.best_small => 0.5,
+                    Restarts::Nbipop if s.best_small < s.best_large => 2.0,
+                    _ => 1.0,
+                };
+                if (s.small_evals as f64) < small_share * s.large_evals as f64 {
                     Some(Regime::Small)
                 } else {
                     (s.large_restarts < self.max_restarts).then_some(Regime::Large)
@@ -880,7 +908,7 @@ impl Strategy for CmaEs {
         }
         let max_restarts = config.max_restarts.unwrap_or(match config.restarts {
             Restarts::None => 0,
-            Restarts::Ipop | Restarts::Bipop => 9,
+            Restarts::Ipop | Restarts::Bipop | Restarts::Nbipop => 9,
         });
         Ok(Self { config, space: space.clone(), n, sigma0, lambda0, tolx, max_restarts })
     }
@@ -902,6 +930,8 @@ impl Strategy for CmaEs {
             large_restarts: 0,
             small_evals: 0,
             large_evals: 0,
+            best_small: f64::INFINITY,
+            best_large: f64::INFINITY,
             run,
             batch: Batch::default(),
             z: Vec::new(),

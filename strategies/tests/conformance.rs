@@ -32,6 +32,7 @@ fn cmaes_variants() -> Vec<(&'static str, CmaEsConfig)> {
         ("ipop", CmaEsConfig { restarts: Restarts::Ipop, ..d() }),
         ("bipop", CmaEsConfig { restarts: Restarts::Bipop, ..d() }),
         ("sep-bipop", CmaEsConfig { restarts: Restarts::Bipop, separable: true, ..d() }),
+        ("nbipop", CmaEsConfig { restarts: Restarts::Nbipop, ..d() }),
         ("bounds-none", CmaEsConfig { bounds: BoundHandling::None, ..d() }),
         ("bounds-clip", CmaEsConfig { bounds: BoundHandling::Clip, ..d() }),
         ("popsize-2", CmaEsConfig { popsize: Some(2), ..d() }),
