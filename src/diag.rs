@@ -134,27 +134,7 @@ pub fn add_suggestion(msg: &str) -> String {
     }
 }
 
-/// The closest name by edit distance, if it is close enough to be a plausible typo.
-pub fn closest<'a>(name: &str, options: &[&'a str]) -> Option<&'a str> {
-    let (best, d) = options.iter().map(|o| (*o, levenshtein(name, o))).min_by_key(|(_, d)| *d)?;
-    let limit = (name.chars().count().max(best.chars().count()) / 3).max(2);
-    (d <= limit).then_some(best)
-}
-
-/// Edit distance (insertions, deletions, substitutions).
-pub fn levenshtein(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
+pub use evoforge_core::names::{closest, levenshtein};
 
 /// Key of a block-mapping line (`  sigma0: 1` → `sigma0`, `- kind: x` → `kind`).
 fn key_of(line: &str) -> Option<(usize, &str)> {

@@ -15,6 +15,7 @@
 pub mod describe;
 pub mod error;
 pub mod eval;
+pub mod names;
 pub mod noise;
 pub mod problem;
 pub mod rng;

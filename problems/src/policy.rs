@@ -380,23 +380,10 @@ fn nearest_id(id: &str) -> Option<&'static str> {
     let lower = id.to_lowercase();
     let (best, d) = ENV_IDS
         .iter()
-        .map(|&k| (k, levenshtein(&lower, &k.to_lowercase())))
+        .map(|&k| (k, evoforge_core::names::levenshtein(&lower, &k.to_lowercase())))
         .min_by_key(|&(_, d)| d)?;
     // Beyond about a third of the name it is a different name, not a typo.
     (d <= 1 + best.len() / 3).then_some(best)
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, &cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 impl Describe for PolicyConfig {
