@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use evoforge_cluster::{Evaluator, Task, ThreadEvaluator, Wait};
+use evoforge_cluster::{Decoder, Evaluator, Point, Task, ThreadEvaluator, Wait};
 use evoforge_core::{Evaluated, Evaluation, Outcome, Problem, Purpose, Strategy, rng};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -24,10 +24,50 @@ use crate::spec::{Budget, Direction, OutputSpec};
 pub struct Best {
     /// Candidate id.
     pub id: u64,
-    /// The point.
-    pub x: Vec<f64>,
+    /// The point (absent for compact genomes above [`BEST_X_MAX`] coordinates).
+    pub x: Option<Vec<f64>>,
+    /// The genome, for strategies with compact genomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genome: Option<serde_json::Value>,
     /// Its value (first objective, as the problem returned it).
     pub f: f64,
+}
+
+/// Strategies with compact genomes journal the point too up to this dimension (beyond, only
+/// the genome: a million-coordinate point per line would make the journal the bottleneck).
+pub const JOURNAL_X_MAX: usize = 4096;
+
+/// Strategies with compact genomes keep the best point (checkpoint, summary) up to this
+/// dimension; beyond, the best genome stands for it.
+pub const BEST_X_MAX: usize = 100_000;
+
+/// The [`Decoder`] of one generation: the strategy's `decode` with that generation's context.
+struct StrategyDecoder<S: Strategy> {
+    strategy: Arc<S>,
+    ctx: S::Context,
+    dim: usize,
+}
+
+impl<S: Strategy> StrategyDecoder<S> {
+    fn point(&self, g: &S::Genome) -> Vec<f64> {
+        let mut x = vec![0.0; self.dim];
+        self.strategy.decode(&self.ctx, g, &mut x);
+        x
+    }
+}
+
+impl<S: Strategy> Decoder for StrategyDecoder<S> {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+    fn decode(&self, genome: &str, out: &mut [f64]) -> std::result::Result<(), String> {
+        let g: S::Genome = serde_json::from_str(genome).map_err(|e| e.to_string())?;
+        self.strategy.decode(&self.ctx, &g, out);
+        Ok(())
+    }
+    fn context_json(&self) -> String {
+        serde_json::to_string(&self.ctx).expect("contexts serialise")
+    }
 }
 
 /// `summary.json`.
@@ -39,10 +79,19 @@ pub struct Summary {
     pub strategy: String,
     /// Study seed.
     pub seed: u64,
-    /// Best point, if any evaluation succeeded.
+    /// Best point, if any evaluation succeeded (and, for compact genomes, the dimension is at
+    /// most [`BEST_X_MAX`]).
     pub best_x: Option<Vec<f64>>,
+    /// Best genome, for strategies with compact genomes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub best_genome: Option<serde_json::Value>,
     /// Best value, if any evaluation succeeded.
     pub best_f: Option<f64>,
+    /// The strategy's own recommendation (`Strategy::recommend`: the validated elite of the
+    /// Deep GA, the centre of an ES), when it has one and the dimension is at most
+    /// [`BEST_X_MAX`]. On noisy objectives, the point to use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommended_x: Option<Vec<f64>>,
     /// Id of the best evaluation.
     pub best_id: Option<u64>,
     /// Evaluations done.
@@ -101,7 +150,7 @@ pub struct Settings {
 
 /// Runs one strategy on one problem.
 pub struct Driver<S: Strategy> {
-    strategy: S,
+    strategy: Arc<S>,
     problem: Arc<dyn Problem>,
     settings: Settings,
     evaluator: Option<Box<dyn Evaluator>>,
@@ -126,7 +175,7 @@ where
 {
     /// A driver; the evaluator (a rayon pool of `settings.threads`) is started on first use.
     pub fn new(strategy: S, problem: Arc<dyn Problem>, settings: Settings) -> Self {
-        Self { strategy, problem, settings, evaluator: None }
+        Self { strategy: Arc::new(strategy), problem, settings, evaluator: None }
     }
 
     /// Uses `evaluator` instead of the default thread pool.
@@ -277,13 +326,23 @@ where
             if cands.is_empty() {
                 bail!("strategy `{}` asked no candidates in generation {generation}", S::NAME);
             }
-            let ctx = self.strategy.context(&lp.state);
-            let mut xs = Vec::with_capacity(cands.len());
-            for c in &cands {
-                let mut x = vec![0.0; dim];
-                self.strategy.decode(&ctx, &c.genome, &mut x);
-                xs.push(x);
-            }
+            let decoder = Arc::new(StrategyDecoder {
+                strategy: self.strategy.clone(),
+                ctx: self.strategy.context(&lp.state),
+                dim,
+            });
+            // Compact genomes are decoded where they are evaluated; the leader decodes them
+            // only when the journal keeps points.
+            let xs: Vec<Option<Vec<f64>>> = if !S::COMPACT || dim <= JOURNAL_X_MAX {
+                cands.iter().map(|c| Some(decoder.point(&c.genome))).collect()
+            } else {
+                vec![None; cands.len()]
+            };
+            let genomes: Vec<String> = if S::COMPACT {
+                cands.iter().map(|c| serde_json::to_string(&c.genome)).collect::<Result<_, _>>()?
+            } else {
+                Vec::new()
+            };
             if let Some(j) = journal.as_mut()
                 && !replay.asks.contains(&generation)
             {
@@ -298,9 +357,22 @@ where
             let mut pos_of: HashMap<u64, usize> = HashMap::with_capacity(cands.len());
             for (i, (c, x)) in cands.iter().zip(&xs).enumerate() {
                 if let Some(line) = replay.evals.get(&c.id) {
-                    if line.x.len() != x.len()
-                        || line.x.iter().zip(x).any(|(a, b)| a.to_bits() != b.to_bits())
-                    {
+                    let same = if S::COMPACT {
+                        line.genome
+                            .as_ref()
+                            .and_then(|g| serde_json::from_value::<S::Genome>(g.clone()).ok())
+                            .and_then(|g| serde_json::to_string(&g).ok())
+                            .is_some_and(|g| g == genomes[i])
+                    } else {
+                        match (&line.x, x) {
+                            (Some(a), Some(b)) => {
+                                a.len() == b.len()
+                                    && a.iter().zip(b).all(|(u, v)| u.to_bits() == v.to_bits())
+                            }
+                            _ => false,
+                        }
+                    };
+                    if !same {
                         bail!(
                             "the journal's evaluation {} (generation {generation}) is at another point than this study asks: \
                              was the study file or the evoforge version changed?",
@@ -315,11 +387,18 @@ where
                         id: c.id,
                         generation,
                         seed: rng::derive(seed, &[Purpose::Eval as u64, c.id]),
-                        x: x.clone(),
+                        point: if S::COMPACT {
+                            Point::Genome(genomes[i].clone())
+                        } else {
+                            Point::X(x.clone().expect("non-compact genomes are decoded"))
+                        },
                     });
                 }
             }
             let evaluator = self.evaluator.as_mut().expect("evaluator started above");
+            if S::COMPACT {
+                evaluator.set_decoder(decoder.clone())?;
+            }
             let n_tasks = tasks.len();
             evaluator.submit(tasks)?;
             let mut next_to_write = 0usize;
@@ -332,10 +411,16 @@ where
                     {
                         let (o, wall) = slots[next_to_write].as_ref().expect("checked is_some");
                         let id = cands[next_to_write].id;
+                        let genome = if S::COMPACT {
+                            Some(serde_json::from_str(&genomes[next_to_write])?)
+                        } else {
+                            None
+                        };
                         j.eval(&EvalLine::new(
                             id,
                             generation,
                             xs[next_to_write].clone(),
+                            genome,
                             o,
                             *wall,
                         ))?;
@@ -369,7 +454,17 @@ where
                     Outcome::Ok(e) => {
                         let f = e.values[0];
                         if lp.best.as_ref().is_none_or(|b| sign * f < sign * b.f) {
-                            lp.best = Some(Best { id: c.id, x: x.clone(), f });
+                            let x = match x {
+                                Some(x) => Some(x.clone()),
+                                None if dim <= BEST_X_MAX => Some(decoder.point(&c.genome)),
+                                None => None,
+                            };
+                            let genome = if S::COMPACT {
+                                Some(serde_json::to_value(&c.genome)?)
+                            } else {
+                                None
+                            };
+                            lp.best = Some(Best { id: c.id, x, genome, f });
                         }
                     }
                     Outcome::Failed(_) => lp.failures += 1,
@@ -421,8 +516,14 @@ where
             name: self.settings.name.clone(),
             strategy: S::NAME.to_string(),
             seed,
-            best_x: lp.best.as_ref().map(|b| b.x.clone()),
+            best_x: lp.best.as_ref().and_then(|b| b.x.clone()),
+            best_genome: lp.best.as_ref().and_then(|b| b.genome.clone()),
             best_f: lp.best.as_ref().map(|b| b.f),
+            recommended_x: if dim <= BEST_X_MAX {
+                self.strategy.recommend(&lp.state)
+            } else {
+                None
+            },
             best_id: lp.best.as_ref().map(|b| b.id),
             evaluations: lp.evaluations,
             failures: lp.failures,

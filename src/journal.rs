@@ -27,8 +27,13 @@ pub struct EvalLine {
     /// Generation it was asked in.
     #[serde(rename = "gen")]
     pub generation: u64,
-    /// The evaluated point.
-    pub x: Vec<f64>,
+    /// The evaluated point; for strategies with compact genomes only when the dimension is
+    /// small (see [`crate::driver::JOURNAL_X_MAX`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x: Option<Vec<f64>>,
+    /// The genome, for strategies with compact genomes (`Strategy::COMPACT`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub genome: Option<serde_json::Value>,
     /// The first objective value as the problem returned it (user's sign); absent on failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub f: Option<f64>,
@@ -53,11 +58,19 @@ pub struct EvalLine {
 
 impl EvalLine {
     /// Builds the line for an outcome (values in the user's sign).
-    pub fn new(id: u64, generation: u64, x: Vec<f64>, outcome: &Outcome, wall: f64) -> Self {
+    pub fn new(
+        id: u64,
+        generation: u64,
+        x: Option<Vec<f64>>,
+        genome: Option<serde_json::Value>,
+        outcome: &Outcome,
+        wall: f64,
+    ) -> Self {
         let mut l = EvalLine {
             id,
             generation,
             x,
+            genome,
             f: None,
             values: None,
             constraints: None,
@@ -316,8 +329,10 @@ mod tests {
             w.header("t", 1, "cmaes", 3).unwrap();
             w.ask(0, &[0, 1]).unwrap();
             let o = Outcome::Ok(Evaluation::value(1.0 / 3.0));
-            w.eval(&EvalLine::new(0, 0, x.clone(), &o, 0.5)).unwrap();
-            w.eval(&EvalLine::new(1, 0, x.clone(), &Outcome::Failed("nan".into()), 0.5)).unwrap();
+            w.eval(&EvalLine::new(0, 0, Some(x.clone()), None, &o, 0.5)).unwrap();
+            let genome = Some(serde_json::json!({"index": 7, "sign": -1}));
+            w.eval(&EvalLine::new(1, 0, None, genome, &Outcome::Failed("nan".into()), 0.5))
+                .unwrap();
             w.sync().unwrap();
         }
         let mut bytes = std::fs::read(&p).unwrap();
@@ -328,7 +343,8 @@ mod tests {
         assert_eq!(std::fs::metadata(&p).unwrap().len() as usize, full);
         assert!(c.has_header && c.asks.contains(&0));
         assert_eq!(c.evals.len(), 2);
-        assert_eq!(c.evals[&0].x, x);
+        assert_eq!(c.evals[&0].x.as_ref(), Some(&x));
+        assert_eq!(c.evals[&1].genome, Some(serde_json::json!({"index": 7, "sign": -1})));
         assert_eq!(c.evals[&0].outcome(), Outcome::Ok(Evaluation::value(1.0 / 3.0)));
         assert_eq!(c.evals[&1].outcome(), Outcome::Failed("nan".into()));
         // corruption in the middle is an error

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use evoforge_core::{ConfigError, Describe, ParamDoc, Problem};
-use evoforge_problems::{BbobConfig, ClassicConfig, PolicyConfig};
-use evoforge_strategies::{CmaEs, OnePlusOne, OpenAiEs, RandomSearch};
+use evoforge_problems::{BbobConfig, ClassicConfig, MazeConfig, PolicyConfig};
+use evoforge_strategies::{CmaEs, DeepGa, NsEs, OnePlusOne, OpenAiEs, Pgpe, RandomSearch, Snes};
 use serde::de::{self, MapAccess, Visitor, value::MapAccessDeserializer};
 use serde::{Deserialize, Deserializer};
 
@@ -112,6 +112,14 @@ tagged! {
         "one_plus_one" => OnePlusOne(<OnePlusOne as evoforge_core::Strategy>::Config),
         /// OpenAI-ES with mirrored sampling from the shared noise table.
         "openai_es" => OpenAiEs(<OpenAiEs as evoforge_core::Strategy>::Config),
+        /// The Deep GA with seed-chain genomes; GA-NS with `novelty`.
+        "deep_ga" => DeepGa(<DeepGa as evoforge_core::Strategy>::Config),
+        /// NS-ES / NSR-ES: novelty-seeking OpenAI-ES agents.
+        "ns_es" => NsEs(<NsEs as evoforge_core::Strategy>::Config),
+        /// Separable natural evolution strategy (SNES).
+        "snes" => Snes(<Snes as evoforge_core::Strategy>::Config),
+        /// Parameter-exploring policy gradients (PGPE) with ClipUp.
+        "pgpe" => Pgpe(<Pgpe as evoforge_core::Strategy>::Config),
     }
 }
 
@@ -133,6 +141,8 @@ tagged! {
         "classic" => Classic(ClassicConfig),
         /// An MLP policy's mean return in a gymnasium classic-control environment.
         "gym_policy" => GymPolicy(PolicyConfig),
+        /// A deceptive maze for novelty search (behaviour: the robot's final position).
+        "maze" => Maze(MazeConfig),
     }
 }
 
@@ -174,12 +184,18 @@ impl ProblemSpec {
             ProblemSpec::Bbob(c) => Arc::new(c.build()?),
             ProblemSpec::Classic(c) => Arc::new(c.build()?),
             ProblemSpec::GymPolicy(c) => Arc::new(c.build()?),
+            ProblemSpec::Maze(c) => Arc::new(c.build()?),
         })
     }
 
     /// `(kind, summary, parameters)` of every problem, for `evoforge list`.
     pub fn describe_all() -> Vec<(&'static str, &'static str, Vec<ParamDoc>)> {
-        vec![describe::<BbobConfig>(), describe::<ClassicConfig>(), describe::<PolicyConfig>()]
+        vec![
+            describe::<BbobConfig>(),
+            describe::<ClassicConfig>(),
+            describe::<PolicyConfig>(),
+            describe::<MazeConfig>(),
+        ]
     }
 }
 
@@ -191,6 +207,10 @@ impl StrategySpec {
             StrategySpec::CmaEs(c) => v.visit::<CmaEs>(c),
             StrategySpec::OnePlusOne(c) => v.visit::<OnePlusOne>(c),
             StrategySpec::OpenAiEs(c) => v.visit::<OpenAiEs>(c),
+            StrategySpec::DeepGa(c) => v.visit::<DeepGa>(c),
+            StrategySpec::NsEs(c) => v.visit::<NsEs>(c),
+            StrategySpec::Snes(c) => v.visit::<Snes>(c),
+            StrategySpec::Pgpe(c) => v.visit::<Pgpe>(c),
         }
     }
 
@@ -201,6 +221,10 @@ impl StrategySpec {
             describe::<<CmaEs as evoforge_core::Strategy>::Config>(),
             describe::<<OnePlusOne as evoforge_core::Strategy>::Config>(),
             describe::<<OpenAiEs as evoforge_core::Strategy>::Config>(),
+            describe::<<DeepGa as evoforge_core::Strategy>::Config>(),
+            describe::<<NsEs as evoforge_core::Strategy>::Config>(),
+            describe::<<Snes as evoforge_core::Strategy>::Config>(),
+            describe::<<Pgpe as evoforge_core::Strategy>::Config>(),
         ]
     }
 }

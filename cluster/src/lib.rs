@@ -8,6 +8,7 @@
 
 mod threads;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use evoforge_core::Outcome;
@@ -15,6 +16,16 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use threads::ThreadEvaluator;
+
+/// What a [`Task`] evaluates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Point {
+    /// The point itself, in the problem's continuous encoding.
+    X(Vec<f64>),
+    /// A compact genome as JSON, decoded where the task runs by the generation's [`Decoder`].
+    Genome(String),
+}
 
 /// One point to evaluate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,8 +36,19 @@ pub struct Task {
     pub generation: u64,
     /// Per-evaluation seed (see `evoforge_core::rng`).
     pub seed: u64,
-    /// The point, in the problem's continuous encoding.
-    pub x: Vec<f64>,
+    /// The point or its genome.
+    pub point: Point,
+}
+
+/// Turns the genomes of one generation into points: the strategy's `decode` with the
+/// generation's context. Shared by all threads of an evaluator.
+pub trait Decoder: Send + Sync {
+    /// Length of a decoded point.
+    fn dim(&self) -> usize;
+    /// Decodes a genome given as JSON into `out` (`out.len() == dim()`).
+    fn decode(&self, genome: &str, out: &mut [f64]) -> Result<(), String>;
+    /// The generation's context as JSON, for evaluators that decode in other processes.
+    fn context_json(&self) -> String;
 }
 
 /// The outcome of one [`Task`].
@@ -69,10 +91,8 @@ pub enum ClusterError {
 pub trait Evaluator: Send {
     /// How many evaluations can run at once.
     fn slots(&self) -> usize;
-    /// Per-generation context for workers that decode genomes themselves (unused by threads).
-    fn set_context(&mut self, _ctx: &[u8]) -> Result<(), ClusterError> {
-        Ok(())
-    }
+    /// The decoder for the [`Point::Genome`] tasks submitted from now on (one per generation).
+    fn set_decoder(&mut self, decoder: Arc<dyn Decoder>) -> Result<(), ClusterError>;
     /// Queues tasks.
     fn submit(&mut self, tasks: Vec<Task>) -> Result<(), ClusterError>;
     /// Returns finished results (possibly out of order).

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use evoforge_core::{EvalCtx, Outcome, Problem};
 
-use crate::{ClusterError, Evaluator, Task, TaskResult, Wait};
+use crate::{ClusterError, Decoder, Evaluator, Point, Task, TaskResult, Wait};
 
 /// Evaluates tasks on its own rayon pool.
 pub struct ThreadEvaluator {
@@ -17,6 +17,7 @@ pub struct ThreadEvaluator {
     rx: Receiver<Vec<TaskResult>>,
     pending: usize,
     threads: usize,
+    decoder: Option<Arc<dyn Decoder>>,
 }
 
 impl ThreadEvaluator {
@@ -29,15 +30,38 @@ impl ThreadEvaluator {
             .build()
             .map_err(|e| ClusterError::Start(e.to_string()))?;
         let (tx, rx) = unbounded();
-        Ok(Self { pool, problem, tx, rx, pending: 0, threads })
+        Ok(Self { pool, problem, tx, rx, pending: 0, threads, decoder: None })
     }
 }
 
 /// Evaluates one task; a panicking objective becomes a failed evaluation, not a dead study.
-fn run_one(problem: &dyn Problem, t: &Task) -> TaskResult {
+fn run_one(problem: &dyn Problem, decoder: Option<&dyn Decoder>, t: &Task) -> TaskResult {
     let ctx = EvalCtx { id: t.id, generation: t.generation, seed: t.seed };
     let start = Instant::now();
-    let outcome = match catch_unwind(AssertUnwindSafe(|| problem.evaluate(&t.x, &ctx))) {
+    let decoded;
+    let x: &[f64] = match &t.point {
+        Point::X(x) => x,
+        Point::Genome(g) => {
+            let decoded_x =
+                decoder.ok_or_else(|| "genome task without a decoder".to_string()).and_then(|d| {
+                    let mut x = vec![0.0; d.dim()];
+                    catch_unwind(AssertUnwindSafe(|| d.decode(g, &mut x)))
+                        .map_err(|p| format!("decoder panicked: {}", panic_message(&p)))??;
+                    Ok(x)
+                });
+            match decoded_x {
+                Ok(x) => {
+                    decoded = x;
+                    &decoded
+                }
+                Err(m) => {
+                    let outcome = Outcome::Failed(format!("cannot decode genome: {m}"));
+                    return TaskResult { id: t.id, outcome, wall: start.elapsed().as_secs_f64() };
+                }
+            }
+        }
+    };
+    let outcome = match catch_unwind(AssertUnwindSafe(|| problem.evaluate(x, &ctx))) {
         Ok(Ok(e)) => Outcome::Ok(e),
         Ok(Err(e)) => Outcome::Failed(e.0),
         Err(p) => Outcome::Failed(format!("objective panicked: {}", panic_message(&p))),
@@ -60,6 +84,11 @@ impl Evaluator for ThreadEvaluator {
         self.threads
     }
 
+    fn set_decoder(&mut self, decoder: Arc<dyn Decoder>) -> Result<(), ClusterError> {
+        self.decoder = Some(decoder);
+        Ok(())
+    }
+
     fn submit(&mut self, tasks: Vec<Task>) -> Result<(), ClusterError> {
         if tasks.is_empty() {
             return Ok(());
@@ -72,9 +101,12 @@ impl Evaluator for ThreadEvaluator {
         for start in (0..tasks.len()).step_by(chunk) {
             let end = (start + chunk).min(tasks.len());
             let (tasks, problem, tx) = (tasks.clone(), self.problem.clone(), self.tx.clone());
+            let decoder = self.decoder.clone();
             self.pool.spawn(move || {
-                let out: Vec<TaskResult> =
-                    tasks[start..end].iter().map(|t| run_one(problem.as_ref(), t)).collect();
+                let out: Vec<TaskResult> = tasks[start..end]
+                    .iter()
+                    .map(|t| run_one(problem.as_ref(), decoder.as_deref(), t))
+                    .collect();
                 // The receiver lives as long as the evaluator; a send error means the study is
                 // gone and nobody wants the result.
                 let _ = tx.send(out);
@@ -123,7 +155,12 @@ mod tests {
         });
         let mut ev = ThreadEvaluator::new(Arc::new(p), 3).unwrap();
         let tasks: Vec<Task> = (0..50)
-            .map(|i| Task { id: i, generation: 0, seed: i, x: vec![i as f64 / 50.0, 1.0] })
+            .map(|i| Task {
+                id: i,
+                generation: 0,
+                seed: i,
+                point: Point::X(vec![i as f64 / 50.0, 1.0]),
+            })
             .collect();
         ev.submit(tasks).unwrap();
         let mut got = Vec::new();
@@ -143,5 +180,51 @@ mod tests {
             }
         }
         assert!(matches!(ev.poll(Wait::No), Err(ClusterError::Idle)));
+    }
+
+    /// Decodes `[a, b]` genomes as the point `[a + b, a - b]`.
+    struct SumDiff;
+    impl Decoder for SumDiff {
+        fn dim(&self) -> usize {
+            2
+        }
+        fn decode(&self, genome: &str, out: &mut [f64]) -> Result<(), String> {
+            let g: Vec<f64> = serde_json::from_str(genome).map_err(|e| e.to_string())?;
+            if g.len() != 2 {
+                return Err(format!("{} values", g.len()));
+            }
+            out.copy_from_slice(&[g[0] + g[1], g[0] - g[1]]);
+            Ok(())
+        }
+        fn context_json(&self) -> String {
+            "null".into()
+        }
+    }
+
+    #[test]
+    fn genomes_are_decoded_on_the_workers() {
+        let p = FnProblem::new(Space::real_box(2, -9.0, 9.0), |x: &[f64]| 10.0 * x[0] + x[1]);
+        let mut ev = ThreadEvaluator::new(Arc::new(p), 2).unwrap();
+        let task = |id: u64, g: &str| Task {
+            id,
+            generation: 0,
+            seed: id,
+            point: Point::Genome(g.to_string()),
+        };
+        // Before a decoder is set, a genome task fails cleanly.
+        ev.submit(vec![task(0, "[1, 2]")]).unwrap();
+        let r = ev.poll(Wait::Block).unwrap();
+        assert!(matches!(&r[0].outcome, Outcome::Failed(m) if m.contains("without a decoder")));
+        ev.set_decoder(Arc::new(SumDiff)).unwrap();
+        ev.submit(vec![task(1, "[1, 2]"), task(2, "[1]"), task(3, "nonsense")]).unwrap();
+        let mut got = Vec::new();
+        while ev.pending() > 0 {
+            got.extend(ev.poll(Wait::Block).unwrap());
+        }
+        got.sort_by_key(|r| r.id);
+        assert_eq!(got[0].outcome, Outcome::Ok(evoforge_core::Evaluation::value(29.0)));
+        for r in &got[1..] {
+            assert!(matches!(&r.outcome, Outcome::Failed(m) if m.contains("cannot decode")));
+        }
     }
 }

@@ -28,27 +28,46 @@ pub struct Dim {
 }
 
 /// A search space: one [`Dim`] per coordinate.
+///
+/// A problem that knows the natural scale of its coordinates (a network's fan-in initialisation)
+/// can attach it with [`Space::with_init_scale`]; strategies that draw initial points from
+/// N(0, scale²) (the Deep GA) use it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Space {
     dims: Vec<Dim>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    init_scale: Option<Vec<f64>>,
 }
 
 impl Space {
     /// A space from its coordinates. Panics never: invalid bounds are reported by [`Space::check`].
     pub fn new(dims: Vec<Dim>) -> Self {
-        Self { dims }
+        Self { dims, init_scale: None }
     }
 
     /// `d` real coordinates, all in `[lo, hi]`.
     pub fn real_box(d: usize, lo: f64, hi: f64) -> Self {
-        Self { dims: vec![Dim { kind: DimKind::Real, lo, hi }; d] }
+        Self { dims: vec![Dim { kind: DimKind::Real, lo, hi }; d], init_scale: None }
     }
 
     /// Real coordinates with per-coordinate bounds.
     pub fn real_bounds(lo: &[f64], hi: &[f64]) -> Self {
         Self {
             dims: lo.iter().zip(hi).map(|(&lo, &hi)| Dim { kind: DimKind::Real, lo, hi }).collect(),
+            init_scale: None,
         }
+    }
+
+    /// Attaches a per-coordinate initialisation scale (standard deviation around 0); its length
+    /// must be the dimension (checked by [`Space::check`]).
+    pub fn with_init_scale(mut self, scale: Vec<f64>) -> Self {
+        self.init_scale = Some(scale);
+        self
+    }
+
+    /// The per-coordinate initialisation scale, when the problem gave one.
+    pub fn init_scale(&self) -> Option<&[f64]> {
+        self.init_scale.as_deref()
     }
 
     /// Number of coordinates.
@@ -80,6 +99,14 @@ impl Space {
     pub fn check(&self) -> Result<(), crate::ConfigError> {
         if self.dims.is_empty() {
             return Err(crate::ConfigError::new("dimension", "the space has no coordinates"));
+        }
+        if let Some(sc) = &self.init_scale
+            && (sc.len() != self.dims.len() || sc.iter().any(|v| !(v.is_finite() && *v >= 0.0)))
+        {
+            return Err(crate::ConfigError::new(
+                "init_scale",
+                "needs one finite, non-negative value per coordinate",
+            ));
         }
         for (i, d) in self.dims.iter().enumerate() {
             if !(d.lo.is_finite() && d.hi.is_finite()) {

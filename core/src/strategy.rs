@@ -29,6 +29,11 @@ pub type Metrics = BTreeMap<String, f64>;
 pub trait Strategy: Send + Sync + Sized + 'static {
     /// The YAML `kind`.
     const NAME: &'static str;
+    /// `true` when a genome is far smaller than the point it decodes to (noise indices, seed
+    /// chains). The study then journals genomes instead of points, and hands genomes to the
+    /// evaluator, which decodes them where the evaluation runs (a worker thread, a worker
+    /// process, an MPI rank), so a million-parameter point never travels or hits the disk.
+    const COMPACT: bool = false;
     /// Configuration as read from the study file.
     type Config: Clone + Serialize + DeserializeOwned;
     /// Everything that changes; a checkpoint is `serde(State)`.
@@ -57,6 +62,12 @@ pub trait Strategy: Send + Sync + Sized + 'static {
     fn decode(&self, ctx: &Self::Context, g: &Self::Genome, out: &mut [f64]);
     /// Best genome and fitness seen so far (the strategy's own view).
     fn best(&self, s: &Self::State) -> Option<(Self::Genome, f64)>;
+    /// The point the strategy recommends now, when it has its own view of one: the validated
+    /// elite (Deep GA), the centre θ (OpenAI-ES, SNES, PGPE). On noisy objectives this is the
+    /// answer to use, not the luckiest single evaluation. `None` by default.
+    fn recommend(&self, _s: &Self::State) -> Option<Vec<f64>> {
+        None
+    }
     /// `Some(reason)` when the strategy has nothing more to do (converged and no restarts left).
     fn stop(&self, _s: &Self::State) -> Option<String> {
         None

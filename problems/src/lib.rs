@@ -14,6 +14,9 @@
 //! * [`policy`]: neuroevolution — an MLP policy whose weights are the search point, scored by
 //!   the mean return of rollouts in a [`gym`] environment (Salimans et al. 2017, Such et al.
 //!   2017); `kind: gym_policy`, to maximise.
+//! * [`maze`]: Lehman & Stanley's (2011) deceptive mazes for novelty search — a robot driven by
+//!   an MLP controller, scored by the distance of its final position to the goal (to minimise),
+//!   with the final position as the behaviour descriptor; `kind: maze`.
 //!
 //! Each family comes with a `serde` configuration (`BbobConfig`, `ClassicConfig`,
 //! `PolicyConfig`) that the study layer embeds under `problem: {kind: ...}`; `build()` validates
@@ -24,9 +27,11 @@
 pub mod bbob;
 pub mod classic;
 pub mod gym;
+pub mod maze;
 pub mod policy;
 
 pub use bbob::{Bbob, BbobConfig, bbob_function_name};
 pub use classic::{Classic, ClassicConfig, ClassicKind};
 pub use gym::{Action, ActionSpace, ClassicControl, Env, Step, Transition};
+pub use maze::{Maze, MazeConfig, MazeController, MazeLayout};
 pub use policy::{Activation, GymPolicy, Mlp, PolicyConfig};

@@ -139,6 +139,21 @@ impl Mlp {
         self.n_params
     }
 
+    /// The Deep GA's initialisation scale per parameter (Such et al. 2017, GPU code
+    /// `models/base.py`): weights `std/√fan_in` with `std = 1` on hidden layers and `0.1` on
+    /// the output layer, biases 0.
+    pub fn init_scale(&self) -> Vec<f64> {
+        let mut out = Vec::with_capacity(self.n_params());
+        let layers = self.sizes.len() - 1;
+        for (l, w) in self.sizes.windows(2).enumerate() {
+            let (n_in, n_out) = (w[0], w[1]);
+            let std = if l + 1 == layers { 0.1 } else { 1.0 };
+            out.extend(std::iter::repeat_n(std / (n_in as f64).sqrt(), n_in * n_out));
+            out.extend(std::iter::repeat_n(0.0, n_out));
+        }
+        out
+    }
+
     /// Length of the `scratch` buffer [`Mlp::forward`] needs: two hidden activations.
     pub fn scratch_len(&self) -> usize {
         2 * self.max_hidden
@@ -332,7 +347,8 @@ impl PolicyConfig {
         sizes.extend(&self.hidden);
         sizes.push(n_out);
         let mlp = Mlp::uniform(&sizes, self.activation);
-        let space = Space::real_box(mlp.n_params(), -self.param_bound, self.param_bound);
+        let space = Space::real_box(mlp.n_params(), -self.param_bound, self.param_bound)
+            .with_init_scale(mlp.init_scale());
         Ok(GymPolicy { env, mlp, space, episodes: self.episodes, norm })
     }
 

@@ -408,7 +408,8 @@ pub fn run<S: Strategy>(
 
 /// A configuration's [`Describe::params`] names exactly the fields of its serde form, once
 /// each, and every default (YAML text; a bare word is a string) equals the value `Default`
-/// serializes to (numbers compared as `f64`).
+/// serializes to (numbers compared as `f64`; `{}` stands for a nested configuration's own
+/// defaults).
 pub fn check_describe<C: Describe + serde::Serialize + Default>() -> Check {
     let value = serde_json::to_value(C::default()).map_err(|e| e.to_string())?;
     let fields = value.as_object().ok_or("the config does not serialize to a mapping")?;
@@ -429,9 +430,12 @@ pub fn check_describe<C: Describe + serde::Serialize + Default>() -> Check {
         let parsed = serde_json::from_str::<serde_json::Value>(text)
             .unwrap_or_else(|_| serde_json::Value::String(text.clone()));
         let actual = &fields[p.name];
+        // `{}` documents a nested configuration whose fields keep their own defaults (and
+        // are documented by that configuration's own `Describe`).
+        let nested = parsed.as_object().is_some_and(|o| o.is_empty()) && actual.is_object();
         let same = match (parsed.as_f64(), actual.as_f64()) {
             (Some(a), Some(b)) => a == b,
-            _ => &parsed == actual,
+            _ => nested || &parsed == actual,
         };
         if !same {
             return Err(format!(

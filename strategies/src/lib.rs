@@ -9,6 +9,14 @@
 //! * [`cmaes::CmaEs`] (`kind: cmaes`): CMA-ES with IPOP/BIPOP restarts and sep-CMA-ES.
 //! * [`openai_es::OpenAiEs`] (`kind: openai_es`): OpenAI-ES (Salimans et al. 2017) with
 //!   noise-table genomes, mirrored sampling, centered ranks and Adam/SGD/Lion/ClipUp.
+//! * [`deep_ga::DeepGa`] (`kind: deep_ga`): the Deep GA (Such et al. 2017) with seed-chain
+//!   genomes, a parent θ cache, validated elites, and novelty search (GA-NS).
+//! * [`ns_es::NsEs`] (`kind: ns_es`): NS-ES and NSR-ES (Conti et al. 2018), a meta-population
+//!   of novelty-seeking OpenAI-ES agents sharing an archive.
+//! * [`snes::Snes`] (`kind: snes`): separable natural ES (Schaul et al. 2011) with noise-table
+//!   genomes, per-coordinate σ and rank utilities.
+//! * [`pgpe::Pgpe`] (`kind: pgpe`): PGPE (Sehnke et al. 2010) with noise-table genomes,
+//!   symmetric sampling, per-coordinate σ and ClipUp/Adam/SGD on the centre.
 //!
 //! [`conformance`] is the shared suite every strategy passes: ids, failures, serde round trip,
 //! order of results, progress on the sphere.
@@ -17,15 +25,23 @@
 
 pub mod cmaes;
 pub mod conformance;
+pub mod deep_ga;
+pub mod ns_es;
 pub mod one_plus_one;
 pub mod openai_es;
+pub mod pgpe;
 pub mod random_search;
+pub mod snes;
 mod util;
 
 pub use cmaes::{BoundHandling, CmaEs, CmaEsConfig, CmaEsState, Restarts};
+pub use deep_ga::{DeepGa, DeepGaConfig, DeepGaState, NoveltyConfig, SeedChain};
+pub use ns_es::{AgentSelection, NsEs, NsEsConfig, NsEsState};
 pub use one_plus_one::{OnePlusOne, OnePlusOneConfig, OnePlusOneState};
 pub use openai_es::{
     FitnessShaping, OpenAiEs, OpenAiEsConfig, OpenAiEsContext, OpenAiEsState, Optimizer,
     Perturbation,
 };
+pub use pgpe::{CenterOptimizer, Pgpe, PgpeConfig, PgpeContext, PgpeState};
 pub use random_search::{RandomSearch, RandomSearchConfig, RandomSearchState};
+pub use snes::{Snes, SnesConfig, SnesContext, SnesState};

@@ -234,7 +234,7 @@ pub struct OpenAiEs {
 
 /// Optimizer moments (which vectors are used depends on the optimizer).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Moments {
+pub(crate) struct Moments {
     /// Steps taken (Adam's bias correction).
     t: u64,
     /// First moment (Adam, Lion) or velocity (SGD, ClipUp).
@@ -429,8 +429,20 @@ impl OpenAiEs {
         &self.table
     }
 
+    /// Zero optimizer moments for the configured optimizer.
+    pub(crate) fn fresh_moments(&self) -> Moments {
+        let d = self.space.dim();
+        let v = if self.config.optimizer == Optimizer::Adam { vec![0.0; d] } else { Vec::new() };
+        Moments { t: 0, m: vec![0.0; d], v }
+    }
+
+    /// The initial centre.
+    pub(crate) fn mean0(&self) -> &[f64] {
+        &self.mean0
+    }
+
     /// One optimizer step on `theta` for the (descent) gradient `g`.
-    fn step(&self, mo: &mut Moments, theta: &mut [f64], g: &[f64]) {
+    pub(crate) fn step(&self, mo: &mut Moments, theta: &mut [f64], g: &[f64]) {
         let c = &self.config;
         let lr = c.learning_rate;
         mo.t += 1;
@@ -517,6 +529,7 @@ impl OpenAiEs {
 
 impl Strategy for OpenAiEs {
     const NAME: &'static str = "openai_es";
+    const COMPACT: bool = true;
     type Config = OpenAiEsConfig;
     type State = OpenAiEsState;
     type Genome = Perturbation;
@@ -571,14 +584,12 @@ impl Strategy for OpenAiEs {
     }
 
     fn init(&self, _rng: &mut Rng) -> Self::State {
-        let d = self.space.dim();
-        let v = if self.config.optimizer == Optimizer::Adam { vec![0.0; d] } else { Vec::new() };
         OpenAiEsState {
             next_id: 0,
             generation: 0,
             theta: self.mean0.clone(),
             sigma: self.config.sigma,
-            moments: Moments { t: 0, m: vec![0.0; d], v },
+            moments: self.fresh_moments(),
             batch: Batch::default(),
             pending: Vec::new(),
             best: None,
@@ -642,6 +653,10 @@ impl Strategy for OpenAiEs {
     fn decode(&self, ctx: &Self::Context, g: &Self::Genome, out: &mut [f64]) {
         out.copy_from_slice(&ctx.theta);
         self.table.axpy(out, f64::from(g.sign) * ctx.sigma, g.index as usize);
+    }
+
+    fn recommend(&self, s: &Self::State) -> Option<Vec<f64>> {
+        Some(s.theta.clone())
     }
 
     fn best(&self, s: &Self::State) -> Option<(Self::Genome, f64)> {

@@ -114,3 +114,69 @@ fn describe_kind_is_the_strategy_name() {
     check_describe::<CmaEsConfig>().unwrap();
     check_describe::<OpenAiEsConfig>().unwrap();
 }
+
+#[test]
+fn snes_conforms() {
+    use evoforge_strategies::{Snes, SnesConfig};
+    // A small table keeps the test fast; the mean starts away from the optimum at 0.
+    let base =
+        || SnesConfig { mean0: Some(vec![2.0; 5]), noise_len: 1 << 16, ..Default::default() };
+    for (name, cfg) in
+        [("mirrored", base()), ("independent", SnesConfig { mirrored: false, ..base() })]
+    {
+        let s = Snes::new(cfg, &space()).unwrap();
+        // Default λ = 8 in 5-D: from f ≈ 10 to below 1e-5 within 2000 evaluations (about 18
+        // orders of magnitude are reached; the margin keeps the test independent of the seed).
+        let opts = Options { budget: 2000, progress: Progress::Orders(6.0), ..Default::default() };
+        check_all(&s, &space(), &opts).unwrap_or_else(|e| panic!("snes {name}: {e}"));
+    }
+    assert_eq!(<SnesConfig as Describe>::KIND, Snes::NAME);
+    assert_eq!(Snes::NAME, "snes");
+    check_describe::<SnesConfig>().unwrap();
+}
+
+#[test]
+fn pgpe_conforms() {
+    use evoforge_strategies::{CenterOptimizer, Pgpe, PgpeConfig};
+    let base = || PgpeConfig {
+        popsize: 16,
+        mean0: Some(vec![2.0; 5]),
+        noise_len: 1 << 16,
+        ..Default::default()
+    };
+    // ClipUp's step has a fixed length (about lr), so its precision is bounded by the learning
+    // rate and it needs more generations than Adam or plain SGD, whose steps shrink with σ.
+    let variants = [
+        ("clipup", PgpeConfig { center_learning_rate: 0.02, ..base() }, 8000),
+        (
+            "adam",
+            PgpeConfig { optimizer: CenterOptimizer::Adam, center_learning_rate: 0.1, ..base() },
+            5000,
+        ),
+        (
+            "sgd",
+            PgpeConfig { optimizer: CenterOptimizer::Sgd, center_learning_rate: 1.0, ..base() },
+            5000,
+        ),
+        (
+            "sgd-momentum-z_score",
+            PgpeConfig {
+                optimizer: CenterOptimizer::Sgd,
+                center_learning_rate: 0.1,
+                momentum: Some(0.9),
+                fitness_shaping: FitnessShaping::ZScore,
+                ..base()
+            },
+            5000,
+        ),
+    ];
+    for (name, cfg, budget) in variants {
+        let s = Pgpe::new(cfg, &space()).unwrap();
+        // From f ≈ 6 (best of the first generation) to 1e-4 of that.
+        let opts = Options { budget, progress: Progress::Orders(4.0), ..Default::default() };
+        check_all(&s, &space(), &opts).unwrap_or_else(|e| panic!("pgpe {name}: {e}"));
+    }
+    assert_eq!(<PgpeConfig as Describe>::KIND, Pgpe::NAME);
+    assert_eq!(Pgpe::NAME, "pgpe");
+    check_describe::<PgpeConfig>().unwrap();
+}
