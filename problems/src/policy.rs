@@ -547,7 +547,10 @@ impl Problem for GymPolicy {
         &self.space
     }
 
-    /// The mean return over the episodes (maximise it); `cost` is the total number of steps.
+    /// The mean return over the episodes (maximise it); `cost` is the total number of steps;
+    /// `extras` is the behaviour characterisation novelty search uses: the final observation,
+    /// averaged over the episodes (as the NS-ES reference averages its final-state BC over
+    /// rollouts).
     /// Points outside the search box are evaluated as they are: the box guides strategies, the
     /// network is defined everywhere.
     fn evaluate(&self, x: &[f64], ctx: &EvalCtx) -> Result<Evaluation, EvalError> {
@@ -566,14 +569,20 @@ impl Problem for GymPolicy {
         }
         let mut b = self.buffers();
         let (mut total, mut steps) = (0.0, 0usize);
+        let mut bc = vec![0.0; b.obs.len()];
         for k in 0..self.episodes {
             let r = self.rollout_with(x, derive(ctx.seed, &[k as u64]), &mut b);
             total += r.ret;
             steps += r.steps;
+            // After the rollout the buffer holds the episode's final observation.
+            bc.iter_mut().zip(&b.obs).for_each(|(s, o)| *s += o);
         }
+        let n = self.episodes as f64;
+        bc.iter_mut().for_each(|v| *v /= n);
         Ok(Evaluation {
-            values: vec![total / self.episodes as f64],
+            values: vec![total / n],
             cost: steps as f64,
+            extras: Some(bc),
             ..Default::default()
         })
     }
