@@ -17,6 +17,8 @@
 //!   genomes, per-coordinate σ and rank utilities.
 //! * [`pgpe::Pgpe`] (`kind: pgpe`): PGPE (Sehnke et al. 2010) with noise-table genomes,
 //!   symmetric sampling, per-coordinate σ and ClipUp/Adam/SGD on the centre.
+//! * [`gp::Gp`]: exact Gaussian-process regression (RBF / Matérn-5/2 ARD, MAP fit with
+//!   BoTorch's priors), the surrogate of BO and a library type of its own.
 //!
 //! [`conformance`] is the shared suite every strategy passes: ids, failures, serde round trip,
 //! order of results, progress on the sphere.
@@ -26,6 +28,9 @@
 pub mod cmaes;
 pub mod conformance;
 pub mod deep_ga;
+pub mod gp;
+pub mod halton;
+mod lbfgsb;
 pub mod ns_es;
 pub mod one_plus_one;
 pub mod openai_es;
@@ -36,6 +41,7 @@ mod util;
 
 pub use cmaes::{BoundHandling, CmaEs, CmaEsConfig, CmaEsState, Restarts};
 pub use deep_ga::{DeepGa, DeepGaConfig, DeepGaState, NoveltyConfig, SeedChain};
+pub use gp::{FitOptions, Gp, GpError, GpParams, Kernel};
 pub use ns_es::{AgentSelection, NsEs, NsEsConfig, NsEsState};
 pub use one_plus_one::{OnePlusOne, OnePlusOneConfig, OnePlusOneState};
 pub use openai_es::{
