@@ -17,6 +17,8 @@
 //!   genomes, per-coordinate σ and rank utilities.
 //! * [`pgpe::Pgpe`] (`kind: pgpe`): PGPE (Sehnke et al. 2010) with noise-table genomes,
 //!   symmetric sampling, per-coordinate σ and ClipUp/Adam/SGD on the centre.
+//! * [`bo::Bo`] (`kind: bo`): Bayesian optimization, GP + LogEI/EI/PI/UCB maximised as
+//!   BoTorch does, q-batches and asynchronous tells by Kriging believer.
 //! * [`gp::Gp`]: exact Gaussian-process regression (RBF / Matérn-5/2 ARD, MAP fit with
 //!   BoTorch's priors), the surrogate of BO and a library type of its own.
 //!
@@ -25,6 +27,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod bo;
 pub mod cmaes;
 pub mod conformance;
 pub mod deep_ga;
@@ -39,6 +42,7 @@ pub mod random_search;
 pub mod snes;
 mod util;
 
+pub use bo::{Acquisition, Bo, BoConfig, BoState};
 pub use cmaes::{BoundHandling, CmaEs, CmaEsConfig, CmaEsState, Restarts};
 pub use deep_ga::{DeepGa, DeepGaConfig, DeepGaState, NoveltyConfig, SeedChain};
 pub use gp::{FitOptions, Gp, GpError, GpParams, Kernel};

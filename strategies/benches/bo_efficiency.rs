@@ -1,0 +1,123 @@
+//! BO figures of issue 4 (a plain `main`, no criterion: one number per configuration).
+//!
+//! * `time`: one `ask` at n = 200 observations, d = 6 (Hartmann-6 values at 200 scrambled
+//!   Halton points, told as the initial design), default `BoConfig` (Matérn-5/2, LogEI, 512 raw
+//!   samples, 10 restarts, 2 fit starts); the median over `--reps` asks, each from a clone of
+//!   the same state with a different ask stream (the warm start of the fit is not set: the fit
+//!   starts cold, as BoTorch's `fit_gpytorch_mll` does).
+//! * `regret`: Branin (30 evaluations), Hartmann-6 (60) and Ackley-5 (60), 2d + 1 quasi-random
+//!   initial points then one BO point per ask, seeds 0..`--seeds`: the median final simple
+//!   regret `min f − f*`. The peers are `benches/peers/bo_peers.py` (BoTorch SingleTaskGP +
+//!   LogEI, Optuna GPSampler).
+//!
+//! Run: `cargo bench -p evoforge-strategies --bench bo_efficiency -- time|regret [--seeds 10]
+//! [--reps 5] [--only branin]`.
+use std::time::Instant;
+
+use evoforge_core::{Evaluated, Evaluation, Outcome, Purpose, Strategy, stream};
+use evoforge_problems::{Classic, ClassicKind};
+use evoforge_strategies::{Bo, BoConfig};
+
+fn tell_all(
+    s: &Bo,
+    st: &mut <Bo as Strategy>::State,
+    p: &Classic,
+    c: &[evoforge_core::Candidate<Vec<f64>>],
+    g: u64,
+    seed: u64,
+) -> f64 {
+    let mut best = f64::INFINITY;
+    let res: Vec<_> = c
+        .iter()
+        .map(|c| {
+            let f = p.value(&c.genome);
+            best = best.min(f);
+            Evaluated {
+                id: c.id,
+                genome: c.genome.clone(),
+                outcome: Outcome::Ok(Evaluation::value(f)),
+            }
+        })
+        .collect();
+    s.tell(st, &res, &mut stream(seed, &[Purpose::Tell as u64, g])).unwrap();
+    best
+}
+
+fn run(kind: ClassicKind, d: usize, budget: usize, seed: u64) -> (f64, f64) {
+    let p = Classic::new(kind, d).unwrap();
+    let space = evoforge_core::Problem::space(&p).clone();
+    let s = Bo::new(BoConfig::default(), &space).unwrap();
+    let mut st = s.init(&mut stream(seed, &[Purpose::Init as u64]));
+    let (mut used, mut best, mut g) = (0, f64::INFINITY, 0u64);
+    let t = Instant::now();
+    while used < budget {
+        let c = s.ask(&mut st, &mut stream(seed, &[Purpose::Ask as u64, g]));
+        used += c.len();
+        best = best.min(tell_all(&s, &mut st, &p, &c, g, seed));
+        g += 1;
+    }
+    (best - kind.optimal_value(d), t.elapsed().as_secs_f64())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { 0.5 * (v[n / 2 - 1] + v[n / 2]) }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let opt = |name: &str, def: u64| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .map_or(def, |v| v.parse().unwrap())
+    };
+    let only = args.iter().position(|a| a == "--only").and_then(|i| args.get(i + 1)).cloned();
+    if args.iter().any(|a| a == "time") {
+        let p = Classic::new(ClassicKind::Hartmann6, 6).unwrap();
+        let space = evoforge_core::Problem::space(&p).clone();
+        let cfg = BoConfig { n_init: Some(200), ..Default::default() };
+        let s = Bo::new(cfg, &space).unwrap();
+        let mut st = s.init(&mut stream(1, &[Purpose::Init as u64]));
+        let c = s.ask(&mut st, &mut stream(1, &[Purpose::Ask as u64, 0]));
+        tell_all(&s, &mut st, &p, &c, 0, 1);
+        let mut times = Vec::new();
+        for r in 0..opt("--reps", 5) {
+            let mut st2 = st.clone();
+            let t = Instant::now();
+            let c = s.ask(&mut st2, &mut stream(1, &[Purpose::Ask as u64, 1 + r]));
+            times.push(t.elapsed().as_secs_f64());
+            assert_eq!(c.len(), 1);
+        }
+        println!(
+            "bo ask at n=200, d=6: median {:.4} s over {} asks ({times:.4?})",
+            median(times.clone()),
+            times.len()
+        );
+    }
+    if args.iter().any(|a| a == "regret") {
+        let seeds = opt("--seeds", 10);
+        for (name, kind, d, budget) in [
+            ("branin", ClassicKind::Branin, 2, 30),
+            ("hartmann6", ClassicKind::Hartmann6, 6, 60),
+            ("ackley5", ClassicKind::Ackley, 5, 60),
+        ] {
+            if only.as_ref().is_some_and(|o| o != name) {
+                continue;
+            }
+            let mut regrets = Vec::new();
+            let mut secs = 0.0;
+            for seed in 0..seeds {
+                let (r, t) = run(kind, d, budget, seed);
+                regrets.push(r);
+                secs += t;
+            }
+            println!(
+                "{name}: median simple regret {:.4} over {seeds} seeds ({budget} evaluations; {:.1} s per run) {regrets:.4?}",
+                median(regrets.clone()),
+                secs / seeds as f64
+            );
+        }
+    }
+}
