@@ -10,8 +10,23 @@ const STUDY: &str = "name: res\nseed: 9\nproblem: {kind: bbob, function: 15, dim
 strategy: {kind: cmaes, restarts: bipop}\nbudget: {evaluations: 200000}\n\
 evaluator: {kind: threads, threads: 2}\noutput: {dir: DIR, checkpoint_seconds: 0.05, fsync_seconds: 0.2}\n";
 
-fn run_to_end(tmp: &std::path::Path, dir: &str) -> std::path::PathBuf {
-    let p = write(tmp, &format!("{dir}.yaml"), &STUDY.replace("DIR", dir));
+/// A Deep GA with validation rounds on CartPole: compact seed-chain genomes, two study
+/// generations per GA generation, a parent cache rebuilt from nothing after each kill.
+const GA_STUDY: &str = "name: res-ga\nseed: 4\ndirection: maximize\n\
+problem: {kind: gym_policy, env: CartPole-v1, hidden: [8], episodes: 1}\n\
+strategy: {kind: deep_ga, popsize: 60, truncation: 6, sigma: 0.05, validation_size: 4, validation_evals: 5, noise_len: 100000}\n\
+budget: {evaluations: 40000}\nevaluator: {kind: threads, threads: 2}\n\
+output: {dir: DIR, checkpoint_seconds: 0.05, fsync_seconds: 0.2}\n";
+
+/// OpenAI-ES above the journal's point limit: the journal holds genomes only.
+const ES_STUDY: &str = "name: res-es\nseed: 6\n\
+problem: {kind: classic, function: sphere, dimension: 6000}\n\
+strategy: {kind: openai_es, popsize: 20, sigma: 0.1, noise_len: 200000}\n\
+budget: {evaluations: 2000}\nevaluator: {kind: threads, threads: 2}\n\
+output: {dir: DIR, checkpoint_seconds: 0.05, fsync_seconds: 0.2}\n";
+
+fn run_study_to_end(tmp: &std::path::Path, dir: &str, study: &str) -> std::path::PathBuf {
+    let p = write(tmp, &format!("{dir}.yaml"), &study.replace("DIR", dir));
     let o = evoforge(&["run", p.to_str().unwrap()], tmp);
     assert!(o.status.success(), "{}", stderr(&o));
     tmp.join(dir)
@@ -32,10 +47,19 @@ fn delays(n: usize) -> Vec<u64> {
 
 #[test]
 fn kill_at_random_points_then_resume_is_exact() {
-    let tmp = tempfile::tempdir().unwrap();
-    let reference = run_to_end(tmp.path(), "ref");
+    kill_and_resume(STUDY);
+}
 
-    let p = write(tmp.path(), "killed.yaml", &STUDY.replace("DIR", "killed"));
+#[test]
+fn kill_and_resume_is_exact_for_the_deep_ga() {
+    kill_and_resume(GA_STUDY);
+}
+
+fn kill_and_resume(study: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let reference = run_study_to_end(tmp.path(), "ref", study);
+
+    let p = write(tmp.path(), "killed.yaml", &study.replace("DIR", "killed"));
     let dir = tmp.path().join("killed");
     let mut kills = 0;
     let mut first = true;
@@ -81,8 +105,18 @@ fn kill_at_random_points_then_resume_is_exact() {
 
 #[test]
 fn torn_last_line_is_discarded() {
+    torn_then_resume(STUDY);
+}
+
+#[test]
+fn resume_from_a_genome_only_journal_is_exact() {
+    torn_then_resume(ES_STUDY);
+    torn_then_resume(GA_STUDY);
+}
+
+fn torn_then_resume(study: &str) {
     let tmp = tempfile::tempdir().unwrap();
-    let reference = run_to_end(tmp.path(), "ref");
+    let reference = run_study_to_end(tmp.path(), "ref", study);
     // Simulate a crash mid-write: cut the finished study's journal in the middle of a line
     // about half-way through, drop the summary (the study is "unfinished") and keep the
     // checkpoint from the end — the checkpoint may be ahead of the journal only if the journal
