@@ -301,9 +301,9 @@ fn acquisition(
         Acquisition::Ucb => (-m + beta.sqrt() * sigma, -1.0, beta.sqrt()),
     };
     if let Some(g) = grad {
-        for j in 0..g.len() {
+        for ((gj, dm), dv) in g.iter_mut().zip(&scratch.0).zip(&scratch.1) {
             // ∂σ/∂u = (∂σ²/∂u)/(2σ).
-            g[j] = ca * scratch.0[j] + cs * scratch.1[j] / (2.0 * sigma);
+            *gj = ca * dm + cs * dv / (2.0 * sigma);
         }
     }
     a
@@ -320,7 +320,7 @@ impl Bo {
         }
     }
 
-    fn from_unit(&self, u: &[f64]) -> Vec<f64> {
+    fn unit_to_x(&self, u: &[f64]) -> Vec<f64> {
         self.space
             .dims()
             .iter()
@@ -343,7 +343,7 @@ impl Bo {
         let d = self.space.dim();
         let pts = h.points(s.design_used, n);
         s.design_used += n as u64;
-        pts.chunks(d).map(|u| self.from_unit(u)).collect()
+        pts.chunks(d).map(|u| self.unit_to_x(u)).collect()
     }
 
     /// The GP on the observations (failures at the worst finite value), or `None` with fewer
@@ -549,7 +549,7 @@ impl Strategy for Bo {
                                 gp = g;
                             }
                         }
-                        out.push(self.from_unit(&u));
+                        out.push(self.unit_to_x(&u));
                     }
                     out
                 }

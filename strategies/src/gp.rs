@@ -690,10 +690,9 @@ impl Gp {
         for (a, ua) in us.iter().enumerate() {
             let col = &mut v[a * n..(a + 1) * n];
             let mut mu = p.mean;
-            for i in 0..n {
-                col[i] =
-                    p.outputscale * self.kernel.eval(r2(ua, &self.u[i * d..(i + 1) * d], &il2)).0;
-                mu += col[i] * self.alpha[i];
+            for (i, c) in col.iter_mut().enumerate() {
+                *c = p.outputscale * self.kernel.eval(r2(ua, &self.u[i * d..(i + 1) * d], &il2)).0;
+                mu += *c * self.alpha[i];
             }
             mean[a] = mu;
             forward(&self.l, n, col);

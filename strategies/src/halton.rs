@@ -21,7 +21,7 @@ fn primes(d: usize) -> Vec<u32> {
     let mut p = Vec::with_capacity(d);
     let mut c = 2u32;
     while p.len() < d {
-        if p.iter().take_while(|&&q| q * q <= c).all(|&q| c % q != 0) {
+        if p.iter().take_while(|&&q| q * q <= c).all(|&q| !c.is_multiple_of(q)) {
             p.push(c);
         }
         c += 1;
