@@ -423,17 +423,17 @@ pub fn assemble_gradient(
             let (c0, c1, c2, c3) = (q[0].1, q[1].1, q[2].1, q[3].1);
             for j in 0..n {
                 let mut t = acc[j];
-                t = t + c0 * f64::from(e0[j]);
-                t = t + c1 * f64::from(e1[j]);
-                t = t + c2 * f64::from(e2[j]);
-                t = t + c3 * f64::from(e3[j]);
+                t += c0 * f64::from(e0[j]);
+                t += c1 * f64::from(e1[j]);
+                t += c2 * f64::from(e2[j]);
+                t += c3 * f64::from(e3[j]);
                 acc[j] = t;
             }
         }
         for &(i, c) in quads.remainder() {
             let e = table.slice(i + start, n);
             for (t, &v) in acc.iter_mut().zip(e) {
-                *t = *t + c * f64::from(v);
+                *t += c * f64::from(v);
             }
         }
         for v in acc.iter_mut() {
