@@ -17,6 +17,11 @@
 //!   genomes, per-coordinate σ and rank utilities.
 //! * [`pgpe::Pgpe`] (`kind: pgpe`): PGPE (Sehnke et al. 2010) with noise-table genomes,
 //!   symmetric sampling, per-coordinate σ and ClipUp/Adam/SGD on the centre.
+//! * [`cbo::Cbo`] (`kind: cbo`): consensus-based optimization (Pinnau et al. 2017) as CBXpy
+//!   implements it: M independent runs, isotropic/anisotropic/covariance noise, α annealing,
+//!   random mini-batches of particles.
+//! * [`spsa::Spsa`] (`kind: spsa`): SPSA (Spall 1992) and BlackVIP's SPSA-GC (Oh et al. 2023),
+//!   two-sided estimates averaged over q perturbations, Nesterov-style gradient correction.
 //! * [`bo::Bo`] (`kind: bo`): Bayesian optimization, GP + LogEI/EI/PI/UCB maximised as
 //!   BoTorch does, q-batches and asynchronous tells by Kriging believer.
 //! * [`gp::Gp`]: exact Gaussian-process regression (RBF / Matérn-5/2 ARD, MAP fit with
@@ -28,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bo;
+pub mod cbo;
 pub mod cmaes;
 pub mod conformance;
 pub mod deep_ga;
@@ -40,9 +46,11 @@ pub mod openai_es;
 pub mod pgpe;
 pub mod random_search;
 pub mod snes;
+pub mod spsa;
 mod util;
 
 pub use bo::{Acquisition, Bo, BoConfig, BoState};
+pub use cbo::{AlphaSchedule, BatchVar, Cbo, CboBounds, CboConfig, CboNoise, CboState, InitBox};
 pub use cmaes::{BoundHandling, CmaEs, CmaEsConfig, CmaEsState, Restarts};
 pub use deep_ga::{DeepGa, DeepGaConfig, DeepGaState, NoveltyConfig, SeedChain};
 pub use gp::{FitOptions, Gp, GpError, GpParams, Kernel};
@@ -55,3 +63,4 @@ pub use openai_es::{
 pub use pgpe::{CenterOptimizer, Pgpe, PgpeConfig, PgpeContext, PgpeState};
 pub use random_search::{RandomSearch, RandomSearchConfig, RandomSearchState};
 pub use snes::{Snes, SnesConfig, SnesContext, SnesState};
+pub use spsa::{Spsa, SpsaConfig, SpsaDelta, SpsaMode, SpsaState};
