@@ -3,9 +3,15 @@
 //! The study layer holds a `Box<dyn Evaluator>` and talks to it in batches: `submit` a
 //! generation's tasks, then `poll` results as they complete. Results may arrive in any order;
 //! the study puts them back in ask order, which is why the journal does not depend on the
-//! number of threads.
+//! number of threads or processes.
+//!
+//! * [`ThreadEvaluator`]: a rayon pool owned by the evaluator.
+//! * [`ProcessEvaluator`]: worker processes speaking the line protocol of [`protocol`]
+//!   (`docs/worker-protocol.md`), restarted when they crash, hang or talk nonsense.
 #![warn(missing_docs)]
 
+mod processes;
+pub mod protocol;
 mod threads;
 
 use std::sync::Arc;
@@ -15,7 +21,8 @@ use evoforge_core::Outcome;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use threads::ThreadEvaluator;
+pub use processes::{ProcessConfig, ProcessEvaluator};
+pub use threads::{ThreadEvaluator, run_one as evaluate_task};
 
 /// What a [`Task`] evaluates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,6 +92,9 @@ pub enum ClusterError {
     /// The evaluator has shut down.
     #[error("evaluator disconnected")]
     Disconnected,
+    /// Worker processes kept failing (or cannot be used); the message says which and why.
+    #[error("worker processes: {0}")]
+    Workers(String),
 }
 
 /// Runs tasks somewhere. Object-safe: the study holds a `Box<dyn Evaluator>`.

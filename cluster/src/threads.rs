@@ -35,7 +35,8 @@ impl ThreadEvaluator {
 }
 
 /// Evaluates one task; a panicking objective becomes a failed evaluation, not a dead study.
-fn run_one(problem: &dyn Problem, decoder: Option<&dyn Decoder>, t: &Task) -> TaskResult {
+/// (Also what `evoforge worker` runs for each task, so its failures read the same.)
+pub fn run_one(problem: &dyn Problem, decoder: Option<&dyn Decoder>, t: &Task) -> TaskResult {
     let ctx = EvalCtx { id: t.id, generation: t.generation, seed: t.seed };
     let start = Instant::now();
     let decoded;
