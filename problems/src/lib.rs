@@ -17,6 +17,8 @@
 //! * [`maze`]: Lehman & Stanley's (2011) deceptive mazes for novelty search — a robot driven by
 //!   an MLP controller, scored by the distance of its final position to the goal (to minimise),
 //!   with the final position as the behaviour descriptor; `kind: maze`.
+//! * [`sleep`]: the sphere after a fixed sleep, a simulated expensive objective for scaling
+//!   measurements; `kind: sleep`.
 //!
 //! Each family comes with a `serde` configuration (`BbobConfig`, `ClassicConfig`,
 //! `PolicyConfig`) that the study layer embeds under `problem: {kind: ...}`; `build()` validates
@@ -29,9 +31,11 @@ pub mod classic;
 pub mod gym;
 pub mod maze;
 pub mod policy;
+pub mod sleep;
 
 pub use bbob::{Bbob, BbobConfig, bbob_function_name};
 pub use classic::{Classic, ClassicConfig, ClassicKind};
 pub use gym::{Action, ActionSpace, ClassicControl, Env, Step, Transition};
 pub use maze::{Maze, MazeConfig, MazeController, MazeLayout};
 pub use policy::{Activation, GymPolicy, Mlp, PolicyConfig};
+pub use sleep::{Sleep, SleepConfig};
