@@ -1,4 +1,4 @@
-//! `evoforge run | resume | validate | list | evaluate | bench bbob`.
+//! `evoforge run | resume | validate | list | evaluate | bench bbob` (and the hidden `worker`).
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -50,6 +50,18 @@ enum Cmd {
     /// Benchmark harnesses.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// A worker process of `evaluator: {kind: processes}`: speaks docs/worker-protocol.md on
+    /// stdin/stdout (started by `evoforge run`, not by hand).
+    #[command(hide = true)]
+    Worker {
+        /// Evaluation threads in this worker.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Fail on purpose, for fault tests: MODE-after:N[@WORKER][!] with MODE one of crash,
+        /// hang, stall, garbage.
+        #[arg(long, value_parser = crate::worker::parse_misbehave)]
+        misbehave: Option<crate::worker::Misbehave>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -106,6 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::List => list(),
         Cmd::Evaluate { problem } => return evaluate(&problem),
         Cmd::Bench(BenchCmd::Bbob(args)) => crate::bench::bbob(&args)?,
+        Cmd::Worker { threads, misbehave } => return crate::worker::run(misbehave, threads),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,14 +1,17 @@
 //! From a validated study file to a running study: strategy dispatch, output directory, resume.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Result, bail};
+use evoforge_cluster::protocol::Hello;
+use evoforge_cluster::{Evaluator, ProcessConfig, ProcessEvaluator};
 use evoforge_core::{Problem, Strategy};
 
 use crate::diag::StudyError;
 use crate::driver::{Driver, Settings, Summary};
 use crate::progress::ProgressMode;
-use crate::spec::{EvaluatorSpec, StrategyVisitor, StudyFile};
+use crate::spec::{EvaluatorSpec, ProcessesConfig, StrategyVisitor, StudyFile};
 
 /// A study ready to run: the strategy is built and checked against the problem's space.
 pub trait StudyRun {
@@ -37,13 +40,16 @@ pub fn prepare(
 ) -> Result<Box<dyn StudyRun>, StudyError> {
     let problem = study.check()?;
     let s = &study.spec;
-    let EvaluatorSpec::Threads(t) = &s.evaluator;
+    let threads = match &s.evaluator {
+        EvaluatorSpec::Threads(t) => t.resolved(),
+        EvaluatorSpec::Processes(_) => 1,
+    };
     let settings = Settings {
         name: s.name.clone(),
         seed: s.seed,
         direction: s.direction,
         budget: s.budget.clone(),
-        threads: t.resolved(),
+        threads,
         dir,
         output: s.output.clone(),
         progress,
@@ -58,10 +64,50 @@ pub fn prepare(
         fn visit<S: Strategy>(self, c: &S::Config) -> Self::Out {
             let strategy = S::new(c.clone(), self.problem.space())
                 .map_err(|e| self.study.error(&format!("strategy.{}", e.field), e.message))?;
-            Ok(Box::new(Driver::new(strategy, self.problem, self.settings)))
+            let spec = &self.study.spec;
+            let evaluator = match &spec.evaluator {
+                EvaluatorSpec::Threads(_) => None,
+                EvaluatorSpec::Processes(p) => {
+                    let hello = Hello {
+                        version: evoforge_cluster::protocol::VERSION,
+                        worker: 0,
+                        problem: spec.problem.to_json(),
+                        strategy: crate::spec::tagged_json(S::NAME, c),
+                        dimension: self.problem.space().dim(),
+                        compact: S::COMPACT,
+                    };
+                    Some(process_evaluator(self.study, p, hello)?)
+                }
+            };
+            let driver = Driver::new(strategy, self.problem, self.settings);
+            Ok(Box::new(match evaluator {
+                Some(e) => driver.with_evaluator(e),
+                None => driver,
+            }))
         }
     }
     s.strategy.visit(Build { study, problem, settings })
+}
+
+/// The worker-process evaluator of `evaluator: {kind: processes, ...}` (its workers start at
+/// the first evaluation, so validating a study runs nothing).
+fn process_evaluator(
+    study: &StudyFile,
+    p: &ProcessesConfig,
+    hello: Hello,
+) -> Result<Box<dyn Evaluator>, StudyError> {
+    let command = p.resolved_command().map_err(|m| study.error("evaluator.command", m))?;
+    let mut config = ProcessConfig::new(command, p.resolved_workers(), hello);
+    config.env = p.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    config.gpus = p.gpus.iter().map(|g| g.to_string()).collect();
+    config.task_timeout = Duration::from_secs_f64(p.task_timeout_seconds);
+    config.heartbeat_timeout = Duration::from_secs_f64(p.heartbeat_timeout_seconds);
+    config.startup_timeout = Duration::from_secs_f64(p.startup_timeout_seconds);
+    config.batch = p.batch;
+    config.max_restarts = p.max_restarts;
+    config.task_attempts = p.task_attempts;
+    let e = ProcessEvaluator::new(config).map_err(|e| study.error("evaluator", e.to_string()))?;
+    Ok(Box::new(e))
 }
 
 /// The output directory a study writes to.

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use evoforge_core::{ConfigError, Describe, ParamDoc, Problem};
-use evoforge_problems::{BbobConfig, ClassicConfig, MazeConfig, PolicyConfig};
+use evoforge_problems::{BbobConfig, ClassicConfig, MazeConfig, PolicyConfig, SleepConfig};
 use evoforge_strategies::{CmaEs, DeepGa, NsEs, OnePlusOne, OpenAiEs, Pgpe, RandomSearch, Snes};
 use serde::de::{self, MapAccess, Visitor, value::MapAccessDeserializer};
 use serde::{Deserialize, Deserializer};
@@ -143,6 +143,8 @@ tagged! {
         "gym_policy" => GymPolicy(PolicyConfig),
         /// A deceptive maze for novelty search (behaviour: the robot's final position).
         "maze" => Maze(MazeConfig),
+        /// The sphere after a fixed sleep (a simulated expensive objective).
+        "sleep" => Sleep(SleepConfig),
     }
 }
 
@@ -151,6 +153,8 @@ tagged! {
     pub enum EvaluatorSpec("evaluator") {
         /// A rayon pool owned by the study.
         "threads" => Threads(ThreadsConfig),
+        /// Worker processes speaking the line protocol of `docs/worker-protocol.md`.
+        "processes" => Processes(ProcessesConfig),
     }
 }
 
@@ -177,7 +181,168 @@ impl ThreadsConfig {
     }
 }
 
+/// `evaluator: {kind: processes, workers: N, command: [...], env: {...}, gpus: [...]}`: worker
+/// processes, each fed batches of tasks over its stdin (`docs/worker-protocol.md`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProcessesConfig {
+    /// Number of worker processes; default: one per GPU in `gpus`, else one per CPU.
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// Program and arguments of a worker; default: this `evoforge` binary, `worker`.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
+    /// Extra environment variables of every worker.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// GPUs to spread the workers over: worker `i` gets `CUDA_VISIBLE_DEVICES=gpus[i % n]`.
+    #[serde(default)]
+    pub gpus: Vec<GpuId>,
+    /// A worker holding tasks must return a result at least this often, else it is replaced
+    /// and its tasks re-issued.
+    #[serde(default = "default_task_timeout")]
+    pub task_timeout_seconds: f64,
+    /// A worker holding tasks must send a line (heartbeats: every second) at least this often.
+    #[serde(default = "default_heartbeat_timeout")]
+    pub heartbeat_timeout_seconds: f64,
+    /// A worker must answer the handshake within this time.
+    #[serde(default = "default_startup_timeout")]
+    pub startup_timeout_seconds: f64,
+    /// Tasks per message; default `ceil(population / (4 · workers))`.
+    #[serde(default)]
+    pub batch: Option<usize>,
+    /// Failures of one worker in a row (no result in between) before the study stops.
+    #[serde(default = "default_max_restarts")]
+    pub max_restarts: u32,
+    /// Failed workers a task may be charged with before it counts as a failed evaluation.
+    #[serde(default = "default_task_attempts")]
+    pub task_attempts: u32,
+}
+
+/// A GPU as `CUDA_VISIBLE_DEVICES` names it: an index or a string (`GPU-<uuid>`, `0,1`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum GpuId {
+    /// A device index.
+    Index(u64),
+    /// Anything else `CUDA_VISIBLE_DEVICES` accepts.
+    Name(String),
+}
+
+impl std::fmt::Display for GpuId {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            GpuId::Index(i) => write!(f, "{i}"),
+            GpuId::Name(s) => f.write_str(s),
+        }
+    }
+}
+
+fn default_task_timeout() -> f64 {
+    300.0
+}
+fn default_heartbeat_timeout() -> f64 {
+    10.0
+}
+fn default_startup_timeout() -> f64 {
+    120.0
+}
+fn default_max_restarts() -> u32 {
+    3
+}
+fn default_task_attempts() -> u32 {
+    3
+}
+
+impl ProcessesConfig {
+    /// The worker count to use.
+    pub fn resolved_workers(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            if self.gpus.is_empty() {
+                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            } else {
+                self.gpus.len()
+            }
+        })
+    }
+
+    /// The worker command to use: the given one, or this executable's `worker` mode.
+    pub fn resolved_command(&self) -> Result<Vec<String>, String> {
+        match &self.command {
+            Some(c) => Ok(c.clone()),
+            None => {
+                let exe = std::env::current_exe()
+                    .map_err(|e| format!("cannot find the evoforge executable: {e}"))?;
+                Ok(vec![exe.to_string_lossy().into_owned(), "worker".into()])
+            }
+        }
+    }
+
+    /// Checks values that types cannot; `Err((field, message))` with the field relative to
+    /// `evaluator`.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let err = |f: &str, m: String| Err((f.to_string(), m));
+        if self.workers == Some(0) {
+            return err("workers", "must be at least 1".into());
+        }
+        if let Some(c) = &self.command
+            && c.first().is_none_or(|p| p.trim().is_empty())
+        {
+            return err("command", "must name a program, e.g. [python3, worker.py]".into());
+        }
+        for k in self.env.keys() {
+            if k.is_empty() || k.contains('=') || k.contains('\0') {
+                return err(&format!("env.{k}"), format!("`{k}` is not a valid variable name"));
+            }
+        }
+        for g in &self.gpus {
+            if g.to_string().trim().is_empty() {
+                return err("gpus", "a GPU must not be empty".into());
+            }
+        }
+        for (f, v) in [
+            ("task_timeout_seconds", self.task_timeout_seconds),
+            ("heartbeat_timeout_seconds", self.heartbeat_timeout_seconds),
+            ("startup_timeout_seconds", self.startup_timeout_seconds),
+        ] {
+            if !(v > 0.0 && v.is_finite() && v < 1e9) {
+                return err(f, format!("must be a positive number of seconds, got {v}"));
+            }
+        }
+        if self.batch == Some(0) {
+            return err("batch", "must be at least 1".into());
+        }
+        if self.task_attempts == 0 {
+            return err("task_attempts", "must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// `{kind, ...config}` as JSON: what a worker process is told in its handshake.
+pub fn tagged_json<C: serde::Serialize>(kind: &str, config: &C) -> serde_json::Value {
+    let mut v = serde_json::to_value(config).expect("configurations serialise to JSON");
+    match v.as_object_mut() {
+        Some(m) => {
+            m.insert("kind".into(), kind.into());
+            v
+        }
+        None => serde_json::json!({ "kind": kind }),
+    }
+}
+
 impl ProblemSpec {
+    /// The mapping as JSON, every default filled in (`ProblemSpec` reads it back).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            ProblemSpec::Bbob(c) => tagged_json(self.kind(), c),
+            ProblemSpec::Classic(c) => tagged_json(self.kind(), c),
+            ProblemSpec::GymPolicy(c) => tagged_json(self.kind(), c),
+            ProblemSpec::Maze(c) => tagged_json(self.kind(), c),
+            ProblemSpec::Sleep(c) => tagged_json(self.kind(), c),
+        }
+    }
+
     /// Builds the problem; errors name the field relative to `problem`.
     pub fn build(&self) -> Result<Arc<dyn Problem>, ConfigError> {
         Ok(match self {
@@ -185,6 +350,7 @@ impl ProblemSpec {
             ProblemSpec::Classic(c) => Arc::new(c.build()?),
             ProblemSpec::GymPolicy(c) => Arc::new(c.build()?),
             ProblemSpec::Maze(c) => Arc::new(c.build()?),
+            ProblemSpec::Sleep(c) => Arc::new(c.build()?),
         })
     }
 
@@ -195,6 +361,7 @@ impl ProblemSpec {
             describe::<ClassicConfig>(),
             describe::<PolicyConfig>(),
             describe::<MazeConfig>(),
+            describe::<SleepConfig>(),
         ]
     }
 }
@@ -433,9 +600,15 @@ impl StudyFile {
         {
             return Err(self.error("output.dir", "must not be empty"));
         }
-        let EvaluatorSpec::Threads(t) = &s.evaluator;
-        if t.threads == Some(0) {
-            return Err(self.error("evaluator.threads", "must be at least 1"));
+        match &s.evaluator {
+            EvaluatorSpec::Threads(t) => {
+                if t.threads == Some(0) {
+                    return Err(self.error("evaluator.threads", "must be at least 1"));
+                }
+            }
+            EvaluatorSpec::Processes(p) => {
+                p.check().map_err(|(f, m)| self.error(&format!("evaluator.{f}"), m))?;
+            }
         }
         let problem = s
             .problem
