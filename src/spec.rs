@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use evoforge_core::{ConfigError, Describe, ParamDoc, Problem};
 use evoforge_problems::{BbobConfig, ClassicConfig, MazeConfig, PolicyConfig, SleepConfig};
-use evoforge_strategies::{CmaEs, DeepGa, NsEs, OnePlusOne, OpenAiEs, Pgpe, RandomSearch, Snes};
+use evoforge_strategies::{
+    Bo, Cbo, CmaEs, DeepGa, NsEs, OnePlusOne, OpenAiEs, Pgpe, RandomSearch, Snes, Spsa,
+};
 use serde::de::{self, MapAccess, Visitor, value::MapAccessDeserializer};
 use serde::{Deserialize, Deserializer};
 
@@ -116,6 +118,12 @@ tagged! {
         "deep_ga" => DeepGa(<DeepGa as evoforge_core::Strategy>::Config),
         /// NS-ES / NSR-ES: novelty-seeking OpenAI-ES agents.
         "ns_es" => NsEs(<NsEs as evoforge_core::Strategy>::Config),
+        /// Bayesian optimization: GP surrogate, LogEI/EI/PI/UCB.
+        "bo" => Bo(<Bo as evoforge_core::Strategy>::Config),
+        /// Consensus-based optimization, as CBXpy.
+        "cbo" => Cbo(<Cbo as evoforge_core::Strategy>::Config),
+        /// SPSA and BlackVIP's SPSA-GC.
+        "spsa" => Spsa(<Spsa as evoforge_core::Strategy>::Config),
         /// Separable natural evolution strategy (SNES).
         "snes" => Snes(<Snes as evoforge_core::Strategy>::Config),
         /// Parameter-exploring policy gradients (PGPE) with ClipUp.
@@ -309,6 +317,15 @@ impl ProcessesConfig {
                 return err(f, format!("must be a positive number of seconds, got {v}"));
             }
         }
+        if self.heartbeat_timeout_seconds <= 1.0 {
+            return err(
+                "heartbeat_timeout_seconds",
+                format!(
+                    "must be more than 1 (workers send a heartbeat every second), got {}",
+                    self.heartbeat_timeout_seconds
+                ),
+            );
+        }
         if self.batch == Some(0) {
             return err("batch", "must be at least 1".into());
         }
@@ -376,6 +393,9 @@ impl StrategySpec {
             StrategySpec::OpenAiEs(c) => v.visit::<OpenAiEs>(c),
             StrategySpec::DeepGa(c) => v.visit::<DeepGa>(c),
             StrategySpec::NsEs(c) => v.visit::<NsEs>(c),
+            StrategySpec::Bo(c) => v.visit::<Bo>(c),
+            StrategySpec::Cbo(c) => v.visit::<Cbo>(c),
+            StrategySpec::Spsa(c) => v.visit::<Spsa>(c),
             StrategySpec::Snes(c) => v.visit::<Snes>(c),
             StrategySpec::Pgpe(c) => v.visit::<Pgpe>(c),
         }
@@ -390,6 +410,9 @@ impl StrategySpec {
             describe::<<OpenAiEs as evoforge_core::Strategy>::Config>(),
             describe::<<DeepGa as evoforge_core::Strategy>::Config>(),
             describe::<<NsEs as evoforge_core::Strategy>::Config>(),
+            describe::<<Bo as evoforge_core::Strategy>::Config>(),
+            describe::<<Cbo as evoforge_core::Strategy>::Config>(),
+            describe::<<Spsa as evoforge_core::Strategy>::Config>(),
             describe::<<Snes as evoforge_core::Strategy>::Config>(),
             describe::<<Pgpe as evoforge_core::Strategy>::Config>(),
         ]
