@@ -325,6 +325,12 @@ fn bad_evaluator_configurations_are_located() {
             "positive",
         ),
         ("  batch: 0", 7, "evaluator.batch", "at least 1"),
+        (
+            "  heartbeat_timeout_seconds: 0.5",
+            7,
+            "evaluator.heartbeat_timeout_seconds",
+            "more than 1",
+        ),
         ("  task_attempts: 0", 7, "evaluator.task_attempts", "at least 1"),
         ("  env: {A=B: x}", 7, "evaluator.env", "not a valid variable name"),
         ("  wokers: 2", 7, "evaluator.wokers", "did you mean `workers`?"),
