@@ -184,6 +184,7 @@ fn cbo_success_rate_on_rastrigin_d20() {
     let space = figure_space();
     let s = Cbo::new(cfg, &space).unwrap();
     let ok = success_count(&s, &space, 2026, 5000);
+    println!("bounds none, [-1e8, 1e8]^20: {ok}/20 runs succeed");
     assert!(ok >= 19, "{ok}/20 runs reached ‖x − 0‖∞ < 0.25");
 }
 
@@ -193,6 +194,7 @@ fn cbo_success_rate_in_a_clipped_box() {
     let space = Space::real_box(20, -100.0, 100.0);
     let s = Cbo::new(notebook_config(20), &space).unwrap();
     let ok = success_count(&s, &space, 7, 5000);
+    println!("bounds clip, [-100, 100]^20: {ok}/20 runs succeed");
     assert!(ok >= 19, "{ok}/20 runs reached ‖x − 0‖∞ < 0.25");
 }
 
@@ -303,6 +305,7 @@ fn spsa_gc_solves_a_noisy_100d_quadratic() {
         conformance::step(&s, &space, &mut st, 11, g, &noisy).unwrap();
     }
     let f = exact(st.w());
+    println!("noisy 100-D quadratic: f(w) = {f:e} after {steps} steps (from {f0})");
     assert!(f <= 1e-3, "f(w) = {f:e} after {steps} steps (from {f0})");
     assert_eq!(s.recommend(&st).unwrap(), st.w());
 }
