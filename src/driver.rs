@@ -92,6 +92,11 @@ pub struct Summary {
     /// [`BEST_X_MAX`]. On noisy objectives, the point to use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recommended_x: Option<Vec<f64>>,
+    /// The problem's per-generation state after the last generation, in named parts (for a
+    /// policy with running observation normalisation: `obs_mean`, `obs_std`, the statistics
+    /// to deploy `recommended_x` with); absent for stateless problems.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem_state: Option<serde_json::Map<String, serde_json::Value>>,
     /// Id of the best evaluation.
     pub best_id: Option<u64>,
     /// Evaluations done.
@@ -123,6 +128,10 @@ pub struct Checkpoint<St> {
     pub best: Option<Best>,
     /// Wall seconds so far.
     pub elapsed: f64,
+    /// The problem's per-generation state after `generations` generations (`None` for
+    /// stateless problems).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem_state: Option<Vec<f64>>,
     /// The strategy state.
     pub state: St,
 }
@@ -162,6 +171,7 @@ struct Loop<St> {
     failures: u64,
     best: Option<Best>,
     elapsed_before: f64,
+    problem_state: Option<Vec<f64>>,
     state: St,
 }
 
@@ -194,6 +204,7 @@ where
             failures: 0,
             best: None,
             elapsed_before: 0.0,
+            problem_state: self.problem.state_init(),
             state,
         };
         let journal = match &self.settings.dir {
@@ -241,6 +252,7 @@ where
                 failures: cp.failures,
                 best: cp.best,
                 elapsed_before: cp.elapsed,
+                problem_state: cp.problem_state,
                 state: cp.state,
             }
         } else {
@@ -251,6 +263,7 @@ where
                 failures: 0,
                 best: None,
                 elapsed_before: 0.0,
+                problem_state: self.problem.state_init(),
                 state: self.strategy.init(&mut init_rng),
             }
         };
@@ -396,6 +409,9 @@ where
                 }
             }
             let evaluator = self.evaluator.as_mut().expect("evaluator started above");
+            if let Some(st) = &lp.problem_state {
+                evaluator.set_problem_state(st)?;
+            }
             if S::COMPACT {
                 evaluator.set_decoder(decoder.clone())?;
             }
@@ -444,6 +460,18 @@ where
                         received += 1;
                     }
                 }
+            }
+            // The problem's state advances from this generation's statistics, in ask order, so
+            // it is the same whatever order the results arrived in.
+            if let Some(st) = lp.problem_state.as_mut() {
+                let stats: Vec<&[f64]> = slots
+                    .iter()
+                    .filter_map(|s| match s {
+                        Some((Outcome::Ok(e), _)) => e.stats.as_deref(),
+                        _ => None,
+                    })
+                    .collect();
+                self.problem.state_update(st, &stats);
             }
             // Tell, in ask order, with values turned into minimisation.
             let mut results = Vec::with_capacity(cands.len());
@@ -524,6 +552,13 @@ where
             } else {
                 None
             },
+            problem_state: lp.problem_state.as_ref().map(|st| {
+                self.problem
+                    .describe_state(st)
+                    .into_iter()
+                    .map(|(k, v)| (k, serde_json::json!(v)))
+                    .collect()
+            }),
             best_id: lp.best.as_ref().map(|b| b.id),
             evaluations: lp.evaluations,
             failures: lp.failures,
@@ -571,6 +606,8 @@ fn write_checkpoint<S: Strategy>(dir: &Path, lp: &Loop<S::State>, elapsed: f64) 
         failures: u64,
         best: &'a Option<Best>,
         elapsed: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        problem_state: &'a Option<Vec<f64>>,
         state: &'a St,
     }
     let cp = CpRef {
@@ -581,6 +618,7 @@ fn write_checkpoint<S: Strategy>(dir: &Path, lp: &Loop<S::State>, elapsed: f64) 
         failures: lp.failures,
         best: &lp.best,
         elapsed,
+        problem_state: &lp.problem_state,
         state: &lp.state,
     };
     write_atomic(&dir.join(CHECKPOINT), &serde_json::to_vec(&cp)?)

@@ -49,6 +49,10 @@ pub struct EvalLine {
     /// Extras (behaviour descriptors), when any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extras: Option<Vec<f64>>,
+    /// Statistics for the problem's per-generation state, when any (needed on resume to
+    /// rebuild the state exactly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Vec<f64>>,
     /// Why the evaluation failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -76,6 +80,7 @@ impl EvalLine {
             constraints: None,
             cost: None,
             extras: None,
+            stats: None,
             error: None,
             wall,
         };
@@ -92,6 +97,7 @@ impl EvalLine {
                     l.cost = Some(e.cost);
                 }
                 l.extras = e.extras.clone();
+                l.stats = e.stats.clone();
             }
             Outcome::Failed(m) => l.error = Some(m.clone()),
         }
@@ -106,6 +112,7 @@ impl EvalLine {
                 constraints: self.constraints.clone().unwrap_or_default(),
                 cost: self.cost.unwrap_or(0.0),
                 extras: self.extras.clone(),
+                stats: self.stats.clone(),
             }),
             (Some(m), _) => Outcome::Failed(m.clone()),
             (None, None) => Outcome::Failed("journal line without value".into()),

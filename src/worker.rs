@@ -229,6 +229,13 @@ pub fn run(misbehave: Option<Misbehave>, threads: usize) -> Result<ExitCode> {
                             Err(e) => return Err(fatal(&mut out, &e)),
                         }
                     }
+                    Ok(LeaderMsg::ProblemState(state)) => {
+                        // The leader sends a state only between generations, when this worker
+                        // holds no task, so no running evaluation sees it change.
+                        if let Err(e) = problem.set_state(&state) {
+                            return Err(fatal(&mut out, &format!("problem_state: {}", e.0)));
+                        }
+                    }
                     Ok(LeaderMsg::Shutdown) => break,
                     Ok(LeaderMsg::Hello(_)) => return Err(fatal(&mut out, "a second `hello`")),
                     Err(e) => return Err(fatal(&mut out, &format!("the leader sent {e}"))),

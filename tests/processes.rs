@@ -121,6 +121,47 @@ fn evoforge_workers_give_the_journal_of_one_thread() {
     }
 }
 
+/// Running observation normalisation: the statistics are the problem's per-generation state,
+/// sent to every worker before a generation and folded from the results in ask order, so 1
+/// thread, 3 threads and 4 worker processes give the same journal and the same final state.
+#[test]
+fn running_observation_statistics_are_the_same_on_threads_and_workers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let problem = "{kind: gym_policy, env: Pendulum-v1, hidden: [4], episodes: 2, obs_norm: true}";
+    for (i, strategy) in
+        ["{kind: openai_es, popsize: 10, sigma: 0.1, noise_len: 100000}", "{kind: cmaes}"]
+            .into_iter()
+            .enumerate()
+    {
+        let s = |ev: &str, dir: &str| {
+            study(problem, strategy, ev, dir, 200)
+                .replace("seed: 31", "seed: 31\ndirection: maximize")
+        };
+        let (t, _) = run(tmp.path(), &format!("t{i}"), &s(THREADS_1, &format!("t{i}")));
+        let (t3, _) =
+            run(tmp.path(), &format!("u{i}"), &s("{kind: threads, threads: 3}", &format!("u{i}")));
+        let (p, _) = run(
+            tmp.path(),
+            &format!("p{i}"),
+            &s("{kind: processes, workers: 4}", &format!("p{i}")),
+        );
+        same_result(&t, &t3, strategy);
+        same_result(&t, &p, strategy);
+        let st = &summary(&t)["problem_state"];
+        let count = st["obs_count"][0].as_f64().unwrap();
+        // Every evaluation: 2 episodes of 200 steps; plus RunningStat's 1e-2.
+        let evals = summary(&t)["evaluations"].as_f64().unwrap();
+        assert!((count - (0.01 + evals * 400.0)).abs() < 1e-6, "{st}");
+        let mean = st["obs_mean"].as_array().unwrap();
+        assert_eq!(mean.len(), 3);
+        // Pendulum's observation is (cos θ, sin θ, θ̇): |cos| ≤ 1, and the statistics moved
+        // away from the initial mean 0, std 1.
+        assert!(mean[0].as_f64().unwrap().abs() <= 1.0 && mean[0].as_f64().unwrap() != 0.0, "{st}");
+        let j = serde_json::to_string(&normalized_journal(&t)).unwrap();
+        assert!(j.contains("\"stats\""), "the journal keeps each evaluation's statistics");
+    }
+}
+
 #[test]
 fn python_worker_gives_the_journal_of_one_thread() {
     if !python_with_numpy("python_worker_gives_the_journal_of_one_thread") {

@@ -25,6 +25,14 @@ strategy: {kind: openai_es, popsize: 20, sigma: 0.1, noise_len: 200000}\n\
 budget: {evaluations: 2000}\nevaluator: {kind: threads, threads: 2}\n\
 output: {dir: DIR, checkpoint_seconds: 0.05, fsync_seconds: 0.2}\n";
 
+/// OpenAI-ES on Pendulum with running observation statistics: the problem's state must come
+/// back exactly from the checkpoint and the journal's statistics.
+const OBS_STUDY: &str = "name: res-obs\nseed: 8\ndirection: maximize\n\
+problem: {kind: gym_policy, env: Pendulum-v1, hidden: [4], episodes: 1, obs_norm: true}\n\
+strategy: {kind: openai_es, popsize: 20, sigma: 0.1, noise_len: 100000}\n\
+budget: {evaluations: 12000}\nevaluator: {kind: threads, threads: 2}\n\
+output: {dir: DIR, checkpoint_seconds: 0.05, fsync_seconds: 0.2}\n";
+
 fn run_study_to_end(tmp: &std::path::Path, dir: &str, study: &str) -> std::path::PathBuf {
     let p = write(tmp, &format!("{dir}.yaml"), &study.replace("DIR", dir));
     let o = evoforge(&["run", p.to_str().unwrap()], tmp);
@@ -53,6 +61,11 @@ fn kill_at_random_points_then_resume_is_exact() {
 #[test]
 fn kill_and_resume_is_exact_for_the_deep_ga() {
     kill_and_resume(GA_STUDY);
+}
+
+#[test]
+fn kill_and_resume_is_exact_with_running_observation_statistics() {
+    kill_and_resume(OBS_STUDY);
 }
 
 fn kill_and_resume(study: &str) {
@@ -112,6 +125,11 @@ fn torn_last_line_is_discarded() {
 fn resume_from_a_genome_only_journal_is_exact() {
     torn_then_resume(ES_STUDY);
     torn_then_resume(GA_STUDY);
+}
+
+#[test]
+fn resume_from_the_journal_alone_rebuilds_observation_statistics() {
+    torn_then_resume(OBS_STUDY);
 }
 
 fn torn_then_resume(study: &str) {

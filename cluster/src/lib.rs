@@ -103,6 +103,13 @@ pub trait Evaluator: Send {
     fn slots(&self) -> usize;
     /// The decoder for the [`Point::Genome`] tasks submitted from now on (one per generation).
     fn set_decoder(&mut self, decoder: Arc<dyn Decoder>) -> Result<(), ClusterError>;
+    /// The problem's per-generation state (`Problem::set_state`) for the tasks submitted from
+    /// now on. Only called between generations, with nothing pending.
+    fn set_problem_state(&mut self, _state: &[f64]) -> Result<(), ClusterError> {
+        Err(ClusterError::Start(
+            "this evaluator cannot carry a problem's per-generation state".into(),
+        ))
+    }
     /// Queues tasks.
     fn submit(&mut self, tasks: Vec<Task>) -> Result<(), ClusterError>;
     /// Returns finished results (possibly out of order).

@@ -131,6 +131,8 @@ struct Worker {
     inflight: VecDeque<u64>,
     /// Context sequence number the worker holds (0: none).
     ctx: u64,
+    /// Problem-state sequence number the worker holds (0: none).
+    state: u64,
     last_heard: Instant,
     last_progress: Instant,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
@@ -200,6 +202,10 @@ pub struct ProcessEvaluator {
     answered: [HashSet<u64>; 2],
     contexts: HashMap<u64, Arc<str>>,
     ctx_seq: u64,
+    /// The problem's current per-generation state as a `problem_state` line, and its sequence
+    /// number (0: none). Tasks in flight always belong to the current generation (the study
+    /// sets a state only with nothing pending), so one state suffices.
+    problem_state: Option<(u64, Arc<str>)>,
     batch: usize,
     fatal: Option<String>,
     rr: usize,
@@ -229,6 +235,7 @@ impl ProcessEvaluator {
             answered: [HashSet::new(), HashSet::new()],
             contexts: HashMap::new(),
             ctx_seq: 0,
+            problem_state: None,
             batch: 1,
             fatal: None,
             rr: 0,
@@ -317,6 +324,7 @@ impl ProcessEvaluator {
             spawned: now,
             inflight: VecDeque::new(),
             ctx: 0,
+            state: 0,
             last_heard: now,
             last_progress: now,
             stderr_tail: tail,
@@ -590,6 +598,12 @@ impl ProcessEvaluator {
                     ids.push(id);
                     self.queue.pop_front();
                 }
+                if let Some((seq, line)) = &self.problem_state
+                    && w.state != *seq
+                {
+                    w.send(line.to_string());
+                    w.state = *seq;
+                }
                 if ctx != 0 && w.ctx != ctx {
                     let first = ids.iter().map(|id| &self.pending[id]).find(|p| p.ctx == ctx);
                     let generation = first.map_or(0, |p| p.task.generation);
@@ -684,6 +698,12 @@ impl Evaluator for ProcessEvaluator {
         let referenced: HashSet<u64> = self.pending.values().map(|p| p.ctx).collect();
         self.contexts.retain(|c, _| referenced.contains(c));
         self.contexts.insert(self.ctx_seq, decoder.context_json().into());
+        Ok(())
+    }
+
+    fn set_problem_state(&mut self, state: &[f64]) -> Result<(), ClusterError> {
+        let seq = self.problem_state.as_ref().map_or(0, |(s, _)| *s) + 1;
+        self.problem_state = Some((seq, protocol::problem_state_line(state).into()));
         Ok(())
     }
 

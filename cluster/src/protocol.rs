@@ -8,6 +8,7 @@
 //! leader → worker   {"type":"hello","version":1,"worker":0,"problem":{…},"strategy":{…},"dimension":d,"compact":true}
 //! worker → leader   {"type":"ready","version":1,"pid":1234}
 //! leader → worker   {"type":"context","generation":g,"context":<the strategy's context>}
+//! leader → worker   {"type":"problem_state","state":[…]}   (problems with a per-generation state)
 //! leader → worker   {"type":"tasks","tasks":[{"id":7,"generation":g,"seed":s,"genome":{…}}, {"id":8,…,"x":[…]}]}
 //! worker → leader   {"type":"result","id":7,"values":[1.5],"wall":0.01}   or   {"type":"result","id":8,"error":"…"}
 //! worker → leader   {"type":"heartbeat"}        (at least every second while it holds tasks)
@@ -82,6 +83,8 @@ pub enum LeaderMsg {
         /// The message as received.
         line: String,
     },
+    /// The problem's per-generation state (`Problem::set_state`) for the tasks that follow.
+    ProblemState(Vec<f64>),
     /// Tasks to evaluate, in the order they should preferably run.
     Tasks(Vec<Task>),
     /// Finish and exit.
@@ -168,6 +171,14 @@ pub fn hello_line(h: &Hello) -> String {
     serde_json::to_string(&Line { ty: "hello", hello: h }).expect("hello serialises")
 }
 
+/// The `problem_state` line.
+pub fn problem_state_line(state: &[f64]) -> String {
+    let mut out = String::from(r#"{"type":"problem_state","state":"#);
+    write_f64s(&mut out, state);
+    out.push('}');
+    out
+}
+
 /// The `context` line; `context_json` is `Decoder::context_json`.
 pub fn context_line(generation: u64, context_json: &str) -> String {
     format!(r#"{{"type":"context","generation":{generation},"context":{context_json}}}"#)
@@ -230,6 +241,10 @@ pub fn result_line(r: &TaskResult) -> String {
                 out.push_str(r#","extras":"#);
                 write_f64s(&mut out, x);
             }
+            if let Some(x) = &e.stats {
+                out.push_str(r#","stats":"#);
+                write_f64s(&mut out, x);
+            }
         }
         Outcome::Failed(m) => {
             out.push_str(r#""error":"#);
@@ -277,6 +292,8 @@ pub fn parse_worker(line: &str) -> Result<WorkerMsg, String> {
                 #[serde(default)]
                 extras: Option<Vec<F>>,
                 #[serde(default)]
+                stats: Option<Vec<F>>,
+                #[serde(default)]
                 error: Option<String>,
                 #[serde(default)]
                 wall: Option<F>,
@@ -288,6 +305,7 @@ pub fn parse_worker(line: &str) -> Result<WorkerMsg, String> {
                     constraints: r.constraints.map(floats).unwrap_or_default(),
                     cost: r.cost.map_or(0.0, |c| c.0),
                     extras: r.extras.map(floats),
+                    stats: r.stats.map(floats),
                 }),
                 (None, Some(e)) => Outcome::Failed(e),
                 _ => return Err("a result needs exactly one of `values` and `error`".into()),
@@ -315,6 +333,14 @@ pub fn parse_leader(line: &str) -> Result<LeaderMsg, String> {
     let bad = |e: serde_json::Error| format!("bad `{}` message: {e}", peek.ty);
     match peek.ty.as_str() {
         "hello" => Ok(LeaderMsg::Hello(serde_json::from_str(line).map_err(bad)?)),
+        "problem_state" => {
+            #[derive(Deserialize)]
+            struct P {
+                state: Vec<F>,
+            }
+            let p: P = serde_json::from_str(line).map_err(bad)?;
+            Ok(LeaderMsg::ProblemState(floats(p.state)))
+        }
         "context" => {
             #[derive(Deserialize)]
             struct C {
@@ -413,6 +439,7 @@ mod tests {
                 constraints: vec![1.5],
                 cost: 200.0,
                 extras: Some(vec![0.25, -1e-300]),
+                stats: Some(vec![3.0, 0.1]),
             }),
             wall: 0.5,
         };

@@ -85,6 +85,9 @@ impl Evaluator for ThreadEvaluator {
         self.threads
     }
 
+    fn set_problem_state(&mut self, state: &[f64]) -> Result<(), ClusterError> {
+        self.problem.set_state(state).map_err(|e| ClusterError::Start(e.0))
+    }
     fn set_decoder(&mut self, decoder: Arc<dyn Decoder>) -> Result<(), ClusterError> {
         self.decoder = Some(decoder);
         Ok(())

@@ -27,6 +27,10 @@ pub struct Evaluation {
     /// Optional extras (a behaviour descriptor for novelty search).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub extras: Option<Vec<f64>>,
+    /// Statistics for the problem's per-generation state ([`crate::Problem::state_update`]),
+    /// such as the observation sums of a policy rollout; `None` for stateless problems.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stats: Option<Vec<f64>>,
 }
 
 fn is_zero(x: &f64) -> bool {

@@ -22,6 +22,33 @@ pub trait Problem: Send + Sync {
     fn optimum(&self) -> Option<f64> {
         None
     }
+
+    /// The initial per-generation state, for problems that have one (a policy's running
+    /// observation statistics); `None` (the default) for stateless problems.
+    ///
+    /// The contract: the study sets the state with [`Problem::set_state`] before a
+    /// generation's evaluations and keeps it fixed while they run; each evaluation may return
+    /// [`crate::Evaluation::stats`]; after the generation the study folds them, in ask order,
+    /// with [`Problem::state_update`]. The state is checkpointed with the strategy, so resume
+    /// and any thread, process or rank count give the same states bit for bit.
+    fn state_init(&self) -> Option<Vec<f64>> {
+        None
+    }
+
+    /// Makes `state` the one used by the following evaluations (interior mutability: it is
+    /// called between generations, never while an evaluation runs).
+    fn set_state(&self, _state: &[f64]) -> Result<(), EvalError> {
+        Err(EvalError("this problem has no per-generation state".into()))
+    }
+
+    /// Folds one generation's evaluation statistics (in ask order) into `state`. Pure: the
+    /// same inputs give the same state bit for bit.
+    fn state_update(&self, _state: &mut [f64], _stats: &[&[f64]]) {}
+
+    /// The state in named parts for `summary.json` (for a policy: `obs_mean`, `obs_std`).
+    fn describe_state(&self, state: &[f64]) -> Vec<(String, Vec<f64>)> {
+        vec![("state".into(), state.to_vec())]
+    }
 }
 
 /// A problem from a closure: `FnProblem::new(Space::real_box(5, -5.0, 5.0), |x| x.iter().map(|v| v * v).sum())`.
@@ -63,6 +90,18 @@ impl<P: Problem + ?Sized> Problem for Box<P> {
     fn optimum(&self) -> Option<f64> {
         (**self).optimum()
     }
+    fn state_init(&self) -> Option<Vec<f64>> {
+        (**self).state_init()
+    }
+    fn set_state(&self, state: &[f64]) -> Result<(), EvalError> {
+        (**self).set_state(state)
+    }
+    fn state_update(&self, state: &mut [f64], stats: &[&[f64]]) {
+        (**self).state_update(state, stats)
+    }
+    fn describe_state(&self, state: &[f64]) -> Vec<(String, Vec<f64>)> {
+        (**self).describe_state(state)
+    }
 }
 
 impl<P: Problem + ?Sized> Problem for std::sync::Arc<P> {
@@ -81,5 +120,17 @@ impl<P: Problem + ?Sized> Problem for std::sync::Arc<P> {
     }
     fn optimum(&self) -> Option<f64> {
         (**self).optimum()
+    }
+    fn state_init(&self) -> Option<Vec<f64>> {
+        (**self).state_init()
+    }
+    fn set_state(&self, state: &[f64]) -> Result<(), EvalError> {
+        (**self).set_state(state)
+    }
+    fn state_update(&self, state: &mut [f64], stats: &[&[f64]]) {
+        (**self).state_update(state, stats)
+    }
+    fn describe_state(&self, state: &[f64]) -> Vec<(String, Vec<f64>)> {
+        (**self).describe_state(state)
     }
 }

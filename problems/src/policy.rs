@@ -26,20 +26,29 @@
 //!
 //! # Observation normalisation
 //!
-//! With `obs_norm: true`, each observation becomes `(obs − mean) / max(std, 0.1)` before the
-//! network sees it. The floor 0.1 is OpenAI-ES's (`std = sqrt(max(var, 1e-2))` in
-//! openai/evolution-strategies-starter): it stops a near-constant observation component from
-//! being blown up. In this first version the statistics are **fixed** and given in the
-//! configuration (`obs_mean`, `obs_std`), which is what OpenAI-ES does within one generation.
-//! TODO: running statistics updated between generations (OpenAI-ES accumulates obs sums from a
-//! random 1 % of rollouts) need the study layer to carry them from one generation to the next;
-//! until then, compute them offline and put them in the study file.
+//! With `obs_norm: true`, each observation becomes `clip((obs − mean) / max(std, 0.1), ±5)`
+//! before the network sees it, as in openai/evolution-strategies-starter (`policies.py`: the
+//! clip at 5; `es.py`: `RunningStat(eps=1e-2)` and `std = sqrt(max(sumsq/count − mean², 1e-2))`,
+//! whose floor 0.1 stops a near-constant component from being blown up).
+//!
+//! * **Running statistics** (the default, OpenAI-ES's): the statistics are the problem's
+//!   per-generation state ([`Problem::state_init`]): `[count, Σobs, Σobs²]`, starting at
+//!   `[1e-2, 0, 1e-2]` (mean 0, std 1). They are fixed while a generation is evaluated; each
+//!   evaluation returns the sums of the raw observations its policy saw
+//!   ([`Evaluation::stats`]) with probability `obs_stat_prob` (OpenAI-ES's `calc_obstat_prob`;
+//!   the draw comes from the evaluation's seed), and the study adds them in ask order after the
+//!   generation. So every worker of a generation uses the same statistics and the run is
+//!   reproducible at any thread, process or rank count, and across resume (the state is
+//!   checkpointed, the sums journaled). The final `obs_mean` / `obs_std` are in
+//!   `summary.json` (`problem_state`): deploy `recommended_x` with them.
+//! * **Fixed statistics**: `obs_mean` and `obs_std` given in the configuration.
 
 use evoforge_core::rng::{derive, stream};
 use evoforge_core::{
     ConfigError, Describe, EvalCtx, EvalError, Evaluation, ParamDoc, Problem, Space,
 };
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
 
 use crate::gym::{self, Action, ActionSpace, ClassicControl, ENV_IDS, Env};
 
@@ -275,6 +284,23 @@ pub struct PolicyConfig {
     /// Observation standard deviation for `obs_norm` (length = observation size, ≥ 0).
     #[serde(default)]
     pub obs_std: Option<Vec<f64>>,
+    /// With running statistics: the probability that an evaluation contributes its
+    /// observations (OpenAI-ES's `calc_obstat_prob`).
+    #[serde(default = "default_obs_stat_prob")]
+    pub obs_stat_prob: f64,
+    /// Normalised observations are clipped to `[-obs_clip, obs_clip]`.
+    #[serde(default = "default_obs_clip")]
+    pub obs_clip: f64,
+}
+
+/// 1: every evaluation contributes. OpenAI-ES used 0.01 with 10,000 episodes per generation
+/// to save the cost of shipping observations; here the sums travel as `2·obs_dim + 1` floats.
+fn default_obs_stat_prob() -> f64 {
+    1.0
+}
+/// 5, as in OpenAI-ES's policies.
+fn default_obs_clip() -> f64 {
+    5.0
 }
 
 fn default_hidden() -> Vec<usize> {
@@ -303,6 +329,8 @@ impl PolicyConfig {
             obs_norm: false,
             obs_mean: None,
             obs_std: None,
+            obs_stat_prob: default_obs_stat_prob(),
+            obs_clip: default_obs_clip(),
         }
     }
 
@@ -349,11 +377,19 @@ impl PolicyConfig {
         let mlp = Mlp::uniform(&sizes, self.activation);
         let space = Space::real_box(mlp.n_params(), -self.param_bound, self.param_bound)
             .with_init_scale(mlp.init_scale());
-        Ok(GymPolicy { env, mlp, space, episodes: self.episodes, norm })
+        Ok(GymPolicy {
+            env,
+            mlp,
+            space,
+            episodes: self.episodes,
+            norm,
+            obs_stat_prob: self.obs_stat_prob,
+            obs_clip: self.obs_clip,
+        })
     }
 
-    /// `(mean, 1 / max(std, OBS_STD_MIN))` when normalisation is on.
-    fn normaliser(&self, obs_dim: usize) -> Result<Option<ObsNorm>, ConfigError> {
+    /// The normalisation mode, validated.
+    fn normaliser(&self, obs_dim: usize) -> Result<Option<Norm>, ConfigError> {
         if !self.obs_norm {
             // Statistics given but unused would silently do nothing: say so instead.
             for (field, v) in [("obs_mean", &self.obs_mean), ("obs_std", &self.obs_std)] {
@@ -363,13 +399,20 @@ impl PolicyConfig {
             }
             return Ok(None);
         }
+        if !(self.obs_stat_prob > 0.0 && self.obs_stat_prob <= 1.0) {
+            return Err(ConfigError::new(
+                "obs_stat_prob",
+                format!("must be in (0, 1], got {}", self.obs_stat_prob),
+            ));
+        }
+        if self.obs_clip.is_nan() || self.obs_clip <= 0.0 {
+            return Err(ConfigError::new(
+                "obs_clip",
+                format!("must be > 0 (inf: no clipping), got {}", self.obs_clip),
+            ));
+        }
         let get = |field: &str, v: &Option<Vec<f64>>| -> Result<Vec<f64>, ConfigError> {
-            let v = v.as_ref().ok_or_else(|| {
-                ConfigError::new(
-                    field,
-                    "required with obs_norm: true (running statistics are not implemented yet)",
-                )
-            })?;
+            let v = v.as_ref().expect("checked by the caller");
             if v.len() != obs_dim {
                 return Err(ConfigError::new(
                     field,
@@ -381,15 +424,40 @@ impl PolicyConfig {
             }
             Ok(v.clone())
         };
-        let mean = get("obs_mean", &self.obs_mean)?;
-        let std = get("obs_std", &self.obs_std)?;
-        if let Some(i) = std.iter().position(|&s| s < 0.0) {
-            return Err(ConfigError::new(format!("obs_std[{i}]"), "must be >= 0"));
+        match (&self.obs_mean, &self.obs_std) {
+            (None, None) => Ok(Some(Norm::Running(RwLock::new(Arc::new(ObsNorm::from_state(
+                &running_init(obs_dim),
+            )))))),
+            (Some(_), Some(_)) => {
+                let mean = get("obs_mean", &self.obs_mean)?;
+                let std = get("obs_std", &self.obs_std)?;
+                if let Some(i) = std.iter().position(|&s| s < 0.0) {
+                    return Err(ConfigError::new(format!("obs_std[{i}]"), "must be >= 0"));
+                }
+                let inv_std = std.iter().map(|&s| 1.0 / s.max(OBS_STD_MIN)).collect();
+                Ok(Some(Norm::Fixed(Arc::new(ObsNorm { mean, inv_std }))))
+            }
+            (Some(_), None) => Err(ConfigError::new(
+                "obs_std",
+                "give both obs_mean and obs_std (fixed statistics) or neither (running statistics)",
+            )),
+            (None, Some(_)) => Err(ConfigError::new(
+                "obs_mean",
+                "give both obs_mean and obs_std (fixed statistics) or neither (running statistics)",
+            )),
         }
-        let inv_std = std.iter().map(|&s| 1.0 / s.max(OBS_STD_MIN)).collect();
-        Ok(Some(ObsNorm { mean, inv_std }))
     }
 }
+
+/// OpenAI-ES's `RunningStat(eps=1e-2)`: `[count, Σobs, Σobs²]` = `[1e-2, 0…, 1e-2…]`.
+fn running_init(obs_dim: usize) -> Vec<f64> {
+    let mut st = vec![0.0; 2 * obs_dim + 1];
+    st[0] = RUNNING_EPS;
+    st[1 + obs_dim..].fill(RUNNING_EPS);
+    st
+}
+
+const RUNNING_EPS: f64 = 1e-2;
 
 /// The known id closest to `id` (case-insensitive edit distance), if it is plausibly a typo.
 fn nearest_id(id: &str) -> Option<&'static str> {
@@ -417,9 +485,26 @@ impl Describe for PolicyConfig {
             ParamDoc::opt("episodes", "int", 1, "episodes per evaluation; the value is the mean"),
             ParamDoc::opt("max_steps", "int", "null", "time limit (default: the env's own)"),
             ParamDoc::opt("param_bound", "float", 1.0, "search box [-b, b] for every weight"),
-            ParamDoc::opt("obs_norm", "bool", false, "normalise observations (obs - mean) / std"),
-            ParamDoc::opt("obs_mean", "[float]", "null", "observation mean, with obs_norm"),
-            ParamDoc::opt("obs_std", "[float]", "null", "observation std (floored at 0.1)"),
+            ParamDoc::opt(
+                "obs_norm",
+                "bool",
+                false,
+                "normalise observations clip((obs - mean) / std); running statistics unless obs_mean/obs_std are given",
+            ),
+            ParamDoc::opt("obs_mean", "[float]", "null", "fixed observation mean, with obs_norm"),
+            ParamDoc::opt("obs_std", "[float]", "null", "fixed observation std (floored at 0.1)"),
+            ParamDoc::opt(
+                "obs_stat_prob",
+                "float",
+                1.0,
+                "running statistics: probability that an evaluation contributes",
+            ),
+            ParamDoc::opt(
+                "obs_clip",
+                "float",
+                5.0,
+                "normalised observations clipped to +-obs_clip",
+            ),
         ]
     }
 }
@@ -434,23 +519,61 @@ pub struct Rollout {
 }
 
 /// An MLP policy in a classic-control environment: [`PolicyConfig::build`] makes one.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub struct GymPolicy {
     /// Template environment (with its time limit), cloned for every episode.
     env: ClassicControl,
     mlp: Mlp,
     space: Space,
     episodes: usize,
-    norm: Option<ObsNorm>,
+    norm: Option<Norm>,
+    obs_stat_prob: f64,
+    obs_clip: f64,
 }
 
-/// Fixed observation statistics.
+/// How observations are normalised.
+#[derive(Debug)]
+enum Norm {
+    /// Statistics from the configuration.
+    Fixed(Arc<ObsNorm>),
+    /// Statistics from the study's per-generation state: set between generations
+    /// ([`Problem::set_state`]), read once per evaluation.
+    Running(RwLock<Arc<ObsNorm>>),
+}
+
+impl Norm {
+    fn current(&self) -> Arc<ObsNorm> {
+        match self {
+            Norm::Fixed(n) => n.clone(),
+            // A poisoned lock only means a panic elsewhere while holding it; the value (an
+            // Arc swap) is never left half-written.
+            Norm::Running(l) => l.read().unwrap_or_else(|e| e.into_inner()).clone(),
+        }
+    }
+}
+
+/// Observation statistics as the policy uses them.
 #[derive(Debug, Clone, PartialEq)]
 struct ObsNorm {
     mean: Vec<f64>,
     /// `1 / max(std, OBS_STD_MIN)`: multiplying by the reciprocal keeps the step loop free of
     /// divisions.
     inv_std: Vec<f64>,
+}
+
+impl ObsNorm {
+    /// From a running state `[count, Σobs, Σobs²]`: `std = sqrt(max(Σobs²/count − mean², 1e-2))`.
+    fn from_state(st: &[f64]) -> Self {
+        let n = (st.len() - 1) / 2;
+        let count = st[0];
+        let mean: Vec<f64> = st[1..=n].iter().map(|s| s / count).collect();
+        let inv_std = st[1 + n..]
+            .iter()
+            .zip(&mean)
+            .map(|(sq, m)| 1.0 / (sq / count - m * m).max(OBS_STD_MIN * OBS_STD_MIN).sqrt())
+            .collect();
+        Self { mean, inv_std }
+    }
 }
 
 /// Reusable buffers for one rollout, so a step allocates nothing.
@@ -510,22 +633,42 @@ impl GymPolicy {
     }
 
     /// One episode with `params`, reset from the stream of `seed`, run until it terminates or
-    /// reaches the time limit.
+    /// reaches the time limit (observations normalised with the current statistics).
     pub fn rollout(&self, params: &[f64], seed: u64) -> Rollout {
-        self.rollout_with(params, seed, &mut self.buffers())
+        let norm = self.norm.as_ref().map(Norm::current);
+        self.rollout_with(params, seed, norm.as_deref(), &mut self.buffers(), None)
     }
 
-    fn rollout_with(&self, params: &[f64], seed: u64, b: &mut Buffers) -> Rollout {
+    /// `stats`, when given, accumulates `[count, Σobs, Σobs²]` of the raw observations the
+    /// policy saw.
+    fn rollout_with(
+        &self,
+        params: &[f64],
+        seed: u64,
+        norm: Option<&ObsNorm>,
+        b: &mut Buffers,
+        mut stats: Option<&mut [f64]>,
+    ) -> Rollout {
         let mut env = self.env.clone();
         let first = env.reset(&mut stream(seed, &[]));
         b.obs.copy_from_slice(&first);
+        let n = b.obs.len();
+        let clip = self.obs_clip;
         let mut ret = 0.0;
         let mut steps = 0;
         loop {
-            match &self.norm {
+            if let Some(st) = stats.as_deref_mut() {
+                st[0] += 1.0;
+                let (sum, sq) = st[1..].split_at_mut(n);
+                for ((s, q), o) in sum.iter_mut().zip(sq.iter_mut()).zip(&b.obs) {
+                    *s += o;
+                    *q += o * o;
+                }
+            }
+            match norm {
                 Some(ObsNorm { mean, inv_std }) => {
                     for (((x, o), m), s) in b.input.iter_mut().zip(&b.obs).zip(mean).zip(inv_std) {
-                        *x = (o - m) * s;
+                        *x = ((o - m) * s).clamp(-clip, clip);
                     }
                 }
                 None => b.input.copy_from_slice(&b.obs),
@@ -570,8 +713,28 @@ impl Problem for GymPolicy {
         let mut b = self.buffers();
         let (mut total, mut steps) = (0.0, 0usize);
         let mut bc = vec![0.0; b.obs.len()];
+        let norm = self.norm.as_ref().map(Norm::current);
+        // The draw is keyed off the evaluation's seed (not a thread's generator), so whether
+        // an evaluation contributes does not depend on where it ran.
+        let mut stats = match &self.norm {
+            Some(Norm::Running(_))
+                if self.obs_stat_prob >= 1.0
+                    || (derive(ctx.seed, &[OBS_STAT_DRAW]) >> 11) as f64
+                        * (1.0 / (1u64 << 53) as f64)
+                        < self.obs_stat_prob =>
+            {
+                Some(vec![0.0; 2 * b.obs.len() + 1])
+            }
+            _ => None,
+        };
         for k in 0..self.episodes {
-            let r = self.rollout_with(x, derive(ctx.seed, &[k as u64]), &mut b);
+            let r = self.rollout_with(
+                x,
+                derive(ctx.seed, &[k as u64]),
+                norm.as_deref(),
+                &mut b,
+                stats.as_deref_mut(),
+            );
             total += r.ret;
             steps += r.steps;
             // After the rollout the buffer holds the episode's final observation.
@@ -583,7 +746,54 @@ impl Problem for GymPolicy {
             values: vec![total / n],
             cost: steps as f64,
             extras: Some(bc),
+            stats,
             ..Default::default()
         })
     }
+
+    fn state_init(&self) -> Option<Vec<f64>> {
+        match &self.norm {
+            Some(Norm::Running(_)) => Some(running_init(self.env.obs_dim())),
+            _ => None,
+        }
+    }
+
+    fn set_state(&self, state: &[f64]) -> Result<(), EvalError> {
+        let n = self.env.obs_dim();
+        match &self.norm {
+            Some(Norm::Running(l)) if state.len() == 2 * n + 1 && state[0] > 0.0 => {
+                let next = Arc::new(ObsNorm::from_state(state));
+                *l.write().unwrap_or_else(|e| e.into_inner()) = next;
+                Ok(())
+            }
+            Some(Norm::Running(_)) => Err(EvalError(format!(
+                "gym_policy: a state of {} values (count > 0) expected, got {}",
+                2 * n + 1,
+                state.len()
+            ))),
+            _ => Err(EvalError("gym_policy: no running observation statistics".into())),
+        }
+    }
+
+    /// OpenAI-ES's `RunningStat.increment`, once per contributing evaluation.
+    fn state_update(&self, state: &mut [f64], stats: &[&[f64]]) {
+        for s in stats {
+            if s.len() == state.len() {
+                state.iter_mut().zip(s.iter()).for_each(|(a, b)| *a += b);
+            }
+        }
+    }
+
+    fn describe_state(&self, state: &[f64]) -> Vec<(String, Vec<f64>)> {
+        let norm = ObsNorm::from_state(state);
+        vec![
+            ("obs_mean".into(), norm.mean),
+            ("obs_std".into(), norm.inv_std.iter().map(|s| 1.0 / s).collect()),
+            ("obs_count".into(), vec![state[0]]),
+        ]
+    }
 }
+
+/// Index of the `obs_stat_prob` draw among an evaluation's derived seeds (episodes use
+/// `0..episodes`, so this sits far above any episode count).
+const OBS_STAT_DRAW: u64 = u64::MAX;

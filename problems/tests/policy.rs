@@ -217,6 +217,87 @@ fn observation_normalisation_with_fixed_statistics() {
 }
 
 #[test]
+fn running_observation_statistics() {
+    let mut cfg = PolicyConfig::new("CartPole-v1");
+    cfg.hidden = vec![];
+    let plain = cfg.build().unwrap();
+    cfg.obs_norm = true;
+    let p = cfg.build().unwrap();
+    assert_eq!(plain.state_init(), None);
+    // OpenAI-ES's RunningStat(eps=1e-2): mean 0, std 1 before any observation.
+    let st0 = p.state_init().unwrap();
+    assert_eq!(st0, [0.01, 0.0, 0.0, 0.0, 0.0, 0.01, 0.01, 0.01, 0.01]);
+    let described = p.describe_state(&st0);
+    assert_eq!(described[0], ("obs_mean".to_string(), vec![0.0; 4]));
+    assert_eq!(described[1], ("obs_std".to_string(), vec![1.0; 4]));
+
+    // With the initial statistics the network sees the raw observations (none reaches the
+    // clip at 5 in CartPole before termination), so the return is the plain one.
+    let mut r = stream(9, &[Purpose::Other as u64]);
+    let x: Vec<f64> = (0..10).map(|_| r.random::<f64>() * 2.0 - 1.0).collect();
+    let a = plain.evaluate(&x, &ctx(1)).unwrap();
+    let b = p.evaluate(&x, &ctx(1)).unwrap();
+    assert_eq!(a.values, b.values);
+    assert_eq!(a.stats, None);
+    // The statistics: one observation per step, and the raw sums (recomputed by hand from
+    // the same episode).
+    let stats = b.stats.clone().unwrap();
+    assert_eq!(stats[0], b.cost);
+    let mut env = evoforge_problems::gym::make("CartPole-v1").unwrap();
+    use evoforge_problems::gym::Env;
+    let seed = evoforge_core::rng::derive(1, &[0]);
+    let mut obs = env.reset(&mut stream(seed, &[])).to_vec();
+    let (mut sum, mut sq) = (vec![0.0; 4], vec![0.0; 4]);
+    loop {
+        for i in 0..4 {
+            sum[i] += obs[i];
+            sq[i] += obs[i] * obs[i];
+        }
+        let mut out = [0.0; 2];
+        let mut scratch = vec![0.0; p.mlp().scratch_len()];
+        p.mlp().forward(&x, &obs, &mut scratch, &mut out);
+        let t = env.step_into(&evoforge_problems::gym::Action::Discrete(argmax(&out)), &mut obs);
+        if t.terminated || t.truncated {
+            break;
+        }
+    }
+    assert_eq!(&stats[1..5], &sum[..]);
+    assert_eq!(&stats[5..], &sq[..]);
+
+    // The update adds the sums (RunningStat.increment); the new statistics change the policy.
+    let mut st = st0.clone();
+    p.state_update(&mut st, &[&stats, &stats]);
+    assert_eq!(st[0], 0.01 + stats[0] + stats[0]);
+    let d = p.describe_state(&st);
+    let n = st[0];
+    for i in 0..4 {
+        let mean = st[1 + i] / n;
+        assert_eq!(d[0].1[i], mean);
+        let want = (st[5 + i] / n - mean * mean).max(0.01).sqrt();
+        assert!((d[1].1[i] - want).abs() <= 1e-15 * want, "{} vs {want}", d[1].1[i]);
+    }
+    p.set_state(&st).unwrap();
+    let c = p.evaluate(&cartpole_controller(), &ctx(3)).unwrap();
+    p.set_state(&st0).unwrap();
+    let c0 = p.evaluate(&cartpole_controller(), &ctx(3)).unwrap();
+    assert_ne!(c.values, c0.values, "the statistics must reach the network");
+    // A state of the wrong shape is refused; a fixed-statistics policy has none.
+    assert!(p.set_state(&[1.0; 3]).is_err());
+    assert!(plain.set_state(&st0).is_err());
+
+    // obs_stat_prob: a deterministic share of the evaluations contributes.
+    cfg.obs_stat_prob = 0.3;
+    let q = cfg.build().unwrap();
+    let with: Vec<bool> =
+        (0..200).map(|s| q.evaluate(&x, &ctx(s)).unwrap().stats.is_some()).collect();
+    let share = with.iter().filter(|&&w| w).count();
+    assert!((40..=80).contains(&share), "{share} of 200 at p = 0.3");
+    let again: Vec<bool> =
+        (0..200).map(|s| q.evaluate(&x, &ctx(s)).unwrap().stats.is_some()).collect();
+    assert_eq!(with, again);
+}
+
+#[test]
 fn configuration_errors_name_the_field() {
     let err = |f: &dyn Fn(&mut PolicyConfig)| {
         let mut c = PolicyConfig::new("CartPole-v1");
@@ -235,7 +316,30 @@ fn configuration_errors_name_the_field() {
     assert_eq!(err(&|c| c.param_bound = -1.0).field, "param_bound");
     assert_eq!(err(&|c| c.param_bound = f64::NAN).field, "param_bound");
     assert_eq!(err(&|c| c.obs_mean = Some(vec![0.0; 4])).field, "obs_mean");
-    assert_eq!(err(&|c| c.obs_norm = true).field, "obs_mean");
+    assert_eq!(
+        err(&|c| {
+            c.obs_norm = true;
+            c.obs_mean = Some(vec![0.0; 4]);
+        })
+        .field,
+        "obs_std"
+    );
+    assert_eq!(
+        err(&|c| {
+            c.obs_norm = true;
+            c.obs_stat_prob = 0.0;
+        })
+        .field,
+        "obs_stat_prob"
+    );
+    assert_eq!(
+        err(&|c| {
+            c.obs_norm = true;
+            c.obs_clip = f64::NAN;
+        })
+        .field,
+        "obs_clip"
+    );
     let e = err(&|c| {
         c.obs_norm = true;
         c.obs_mean = Some(vec![0.0; 3]);
