@@ -5,6 +5,11 @@
 # pass/fail against the "solved" threshold.
 #
 #   tools/rl_figures.sh [--seeds "1 2 3 4 5"] [--envs "cartpole pendulum acrobot"] [--out DIR]
+#                       [--obs-norm]
+#
+# --obs-norm adds `obs_norm: true` to each study's problem (OpenAI-ES's running observation
+# statistics); the test then uses the final statistics of the run (summary.json's
+# problem_state.obs_mean / obs_std, as fixed `obs_mean` / `obs_std`).
 #
 # The binary is $EVOFORGE, else $CARGO_TARGET_DIR/release/evoforge, else target/release/evoforge
 # (build it first: cargo build --release). Needs bash and python3 (standard library only).
@@ -33,11 +38,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seeds="1 2 3 4 5"
 envs="cartpole pendulum acrobot"
 out=""
+obs_norm=0
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --seeds) seeds="$2"; shift 2 ;;
         --envs) envs="$2"; shift 2 ;;
         --out) out="$2"; shift 2 ;;
+        --obs-norm) obs_norm=1; shift ;;
         -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
@@ -47,10 +54,11 @@ bin=${EVOFORGE:-${CARGO_TARGET_DIR:-$here/target}/release/evoforge}
 [[ -n "$out" ]] || out=$(mktemp -d "${TMPDIR:-/tmp}/rl_figures.XXXXXX")
 mkdir -p "$out"
 
-exec python3 - "$bin" "$here/studies" "$out" "$seeds" "$envs" <<'PY'
+exec python3 - "$bin" "$here/studies" "$out" "$seeds" "$envs" "$obs_norm" <<'PY'
 import json, os, re, resource, statistics, subprocess, sys
 
-bin_, studies, out, seeds, envs = sys.argv[1:6]
+bin_, studies, out, seeds, envs, obs_norm = sys.argv[1:7]
+obs_norm = obs_norm == "1"
 seeds = [int(s) for s in seeds.split()]
 # study file, gymnasium id, "solved" threshold on the 100-episode test mean.
 ENVS = {
@@ -61,8 +69,14 @@ ENVS = {
 TEST_EPISODES = 100
 
 
-def problem_block(text):
-    """The study's `problem:` block (its indented lines), with episodes set to 100."""
+def with_obs_norm(text):
+    """The study with `obs_norm: true` as the first line of its problem block."""
+    return re.sub(r"^(problem:\s*(#.*)?)$", r"\1\n  obs_norm: true", text, count=1, flags=re.M)
+
+
+def problem_block(text, state=None):
+    """The study's `problem:` block (its indented lines), with episodes set to 100 and, for a
+    run with running observation statistics, its final statistics as fixed ones."""
     lines = text.splitlines()
     start = next(i for i, l in enumerate(lines) if re.match(r"problem:\s*(#.*)?$", l))
     block = []
@@ -73,7 +87,10 @@ def problem_block(text):
     block = "\n".join(block) + "\n"
     if not re.search(r"^\s*episodes:", block, re.M):
         raise SystemExit("the problem block has no `episodes:` line")
-    return re.sub(r"^(\s*)episodes:\s*\d+", rf"\g<1>episodes: {TEST_EPISODES}", block, flags=re.M)
+    block = re.sub(r"^(\s*)episodes:\s*\d+", rf"\g<1>episodes: {TEST_EPISODES}", block, flags=re.M)
+    if state is not None:
+        block += f"  obs_mean: {json.dumps(state['obs_mean'])}\n  obs_std: {json.dumps(state['obs_std'])}\n"
+    return block
 
 
 def evaluate(problem, points):
@@ -87,6 +104,8 @@ def evaluate(problem, points):
 def run_one(env, seed):
     file, gym_id, _ = ENVS[env]
     text = open(os.path.join(studies, file)).read()
+    if obs_norm:
+        text = with_obs_norm(text)
     if not re.search(r"^seed:", text, re.M):
         raise SystemExit(f"{file}: no top-level `seed:` line to override")
     seeded = re.sub(r"^seed:.*$", f"seed: {seed}", text, count=1, flags=re.M)
@@ -110,7 +129,8 @@ def run_one(env, seed):
             rec = json.loads(line)
             if "cost" in rec and rec["cost"] is not None:
                 steps += rec["cost"]
-    test_theta, test_best = evaluate(problem_block(text), [theta, summary["best_x"]])
+    state = summary.get("problem_state")
+    test_theta, test_best = evaluate(problem_block(text, state), [theta, summary["best_x"]])
     return dict(env=gym_id, seed=seed, test=test_theta, test_best=test_best,
                 train_best=summary["best_f"], steps=steps, evals=summary["evaluations"],
                 gens=summary["generations"], wall=summary["wall_seconds"], cpu=cpu,

@@ -100,7 +100,7 @@ use evoforge_core::{
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
-use crate::util::{Batch, nf};
+use crate::util::{Batch, nf, non_negative, positive};
 
 /// CBXpy's `post_process_default.max_thresh`: particles are clamped into `[−1e8, 1e8]`.
 const MAX_THRESH: f64 = 1e8;
@@ -364,22 +364,6 @@ impl CboState {
     /// Why run `m` stopped, if it did.
     pub fn run_stopped(&self, m: usize) -> Option<&str> {
         self.runs[m].stopped.as_deref()
-    }
-}
-
-fn positive(field: &str, v: f64) -> Result<(), ConfigError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(ConfigError::new(field, format!("must be positive and finite, got {v}")))
-    }
-}
-
-fn non_negative(field: &str, v: f64) -> Result<(), ConfigError> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(ConfigError::new(field, format!("must be finite and non-negative, got {v}")))
     }
 }
 

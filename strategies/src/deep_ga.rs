@@ -61,14 +61,14 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use evoforge_core::{
-    Candidate, ConfigError, Describe, Evaluated, Metrics, NoiseTable, Outcome, ParamDoc, Rng,
-    Space, Strategy, TellError,
+    Candidate, ConfigError, Describe, Evaluated, Metrics, NoiseTable, ParamDoc, Rng, Space,
+    Strategy, TellError,
 };
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
 use crate::openai_es::centered_ranks;
-use crate::util::{Batch, nf};
+use crate::util::{Batch, nf, numbered, positive, record_behaviours};
 
 /// A seed-chain genome: an init index and one `(index, σ)` mutation per generation.
 ///
@@ -428,14 +428,6 @@ impl DeepGaState {
     }
 }
 
-fn positive(field: &str, v: f64) -> Result<(), ConfigError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(ConfigError::new(field, format!("must be positive and finite, got {v}")))
-    }
-}
-
 /// Mean distance from `b` to its `k` nearest points among `others` (`k` capped at their
 /// number; 0 when there are none).
 pub fn knn_novelty(b: &[f64], others: &[&[f64]], k: usize) -> f64 {
@@ -767,12 +759,7 @@ impl Strategy for DeepGa {
         let n = s.pending.len();
         s.batch = Batch::new(s.next_id, n);
         s.behaviours = vec![None; n];
-        let out = s
-            .pending
-            .iter()
-            .enumerate()
-            .map(|(k, g)| Candidate { id: s.next_id + k as u64, genome: g.clone() })
-            .collect();
+        let out = numbered(s.next_id, &s.pending);
         s.next_id += n as u64;
         out
     }
@@ -784,19 +771,8 @@ impl Strategy for DeepGa {
         rng: &mut Rng,
     ) -> Result<Metrics, TellError> {
         s.batch.accept(results)?;
-        let mut failures = 0.0;
-        for r in results {
-            if r.failed() {
-                failures += 1.0;
-            }
-            let k = (r.id - s.batch.first_id) as usize;
-            if let Outcome::Ok(e) = &r.outcome
-                && let Some(b) = &e.extras
-                && b.iter().all(|v| v.is_finite())
-            {
-                s.behaviours[k] = Some(b.clone());
-            }
-        }
+        let failures = results.iter().filter(|r| r.failed()).count() as f64;
+        record_behaviours(s.batch.first_id, &mut s.behaviours, results);
         let mut m = Metrics::new();
         if s.batch.complete() {
             match s.phase.clone() {

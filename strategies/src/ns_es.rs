@@ -36,8 +36,7 @@
 //! `best()` is the member with the best objective seen; `recommend()` the centre with the
 //! best objective at its last evaluation.
 use evoforge_core::{
-    Candidate, ConfigError, Describe, Evaluated, Metrics, Outcome, ParamDoc, Rng, Space, Strategy,
-    TellError,
+    Candidate, ConfigError, Describe, Evaluated, Metrics, ParamDoc, Rng, Space, Strategy, TellError,
 };
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
@@ -47,7 +46,10 @@ use crate::openai_es::{
     Moments, OpenAiEs, OpenAiEsConfig, OpenAiEsContext, Perturbation, assemble_gradient,
     centered_ranks,
 };
-use crate::util::{Batch, clip_into, nf};
+use crate::util::{
+    Batch, BestMember, accept_and_track, clip_into, nf, numbered, perturbations, record_behaviours,
+    tell_metrics,
+};
 
 /// How the agent of a generation is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -119,15 +121,6 @@ struct Agent {
     fitness: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct BestMember {
-    genome: Perturbation,
-    #[serde(with = "nf")]
-    fitness: f64,
-    #[serde(with = "nf::vec")]
-    x: Vec<f64>,
-}
-
 /// State of [`NsEs`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NsEsState {
@@ -142,7 +135,7 @@ pub struct NsEsState {
     pending: Vec<Perturbation>,
     behaviours: Vec<Option<Vec<f64>>>,
     archive: Vec<Vec<f64>>,
-    best: Option<BestMember>,
+    best: Option<BestMember<Perturbation>>,
 }
 
 impl NsEsState {
@@ -297,21 +290,11 @@ impl Strategy for NsEs {
         s.current = self.choose(s, rng);
         let n = self.config.es.popsize;
         let d = self.space.dim();
-        s.pending.clear();
-        for _ in 0..n / 2 {
-            let index = self.es.table().sample_index(rng, d) as u64;
-            s.pending.push(Perturbation { index, sign: 1 });
-            s.pending.push(Perturbation { index, sign: -1 });
-        }
+        s.pending = perturbations(self.es.table(), rng, n, d, true);
         s.pending.push(Perturbation { index: 0, sign: 0 });
         s.batch = Batch::new(s.next_id, n + 1);
         s.behaviours = vec![None; n + 1];
-        let out = s
-            .pending
-            .iter()
-            .enumerate()
-            .map(|(k, &genome)| Candidate { id: s.next_id + k as u64, genome })
-            .collect();
+        let out = numbered(s.next_id, &s.pending);
         s.next_id += n as u64 + 1;
         out
     }
@@ -322,33 +305,16 @@ impl Strategy for NsEs {
         results: &[Evaluated<Self::Genome>],
         _rng: &mut Rng,
     ) -> Result<Metrics, TellError> {
-        s.batch.accept(results)?;
-        let mut failures = 0.0;
-        for r in results {
-            if r.failed() {
-                failures += 1.0;
-            }
-            let k = (r.id - s.batch.first_id) as usize;
-            if let Outcome::Ok(e) = &r.outcome
-                && let Some(b) = &e.extras
-                && b.iter().all(|v| v.is_finite())
-            {
-                s.behaviours[k] = Some(b.clone());
-            }
-            let f = r.fitness();
-            if f < s.best.as_ref().map_or(f64::INFINITY, |b| b.fitness) {
-                let genome = s.pending[k];
-                let mut x = vec![0.0; self.space.dim()];
-                self.decode(&self.context(s), &genome, &mut x);
-                self.space.repair(&mut x);
-                s.best = Some(BestMember { genome, fitness: f, x });
-            }
-        }
+        let theta = &s.agents[s.current].theta;
+        let failures = accept_and_track(&mut s.batch, &s.pending, &mut s.best, results, |g| {
+            let mut x = theta.clone();
+            self.es.table().axpy(&mut x, f64::from(g.sign) * s.sigma, g.index as usize);
+            self.space.repair(&mut x);
+            x
+        })?;
+        record_behaviours(s.batch.first_id, &mut s.behaviours, results);
         let mut m = if s.batch.complete() { self.update(s) } else { Metrics::new() };
-        m.insert("failures".into(), failures);
-        if let Some(b) = &s.best {
-            m.insert("best_fitness".into(), b.fitness);
-        }
+        tell_metrics(&mut m, failures, &s.best);
         Ok(m)
     }
 
@@ -380,6 +346,7 @@ impl Strategy for NsEs {
 mod tests {
     use super::*;
     use crate::conformance::{self, sphere};
+    use evoforge_core::Outcome;
 
     fn small() -> NsEsConfig {
         NsEsConfig {

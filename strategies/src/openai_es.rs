@@ -77,7 +77,10 @@ use evoforge_core::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::util::{Batch, check_mean0, clip_into, nf};
+use crate::util::{
+    Batch, BestMember, accept_and_track, check_mean0, check_noise_len, clip_into, default_mean0,
+    nf, numbered, perturbations, positive, tell_metrics, unit,
+};
 
 /// Denominator guard of the z-score: a generation of equal values gives zero weights.
 const Z_EPS: f64 = 1e-12;
@@ -245,17 +248,6 @@ pub(crate) struct Moments {
     v: Vec<f64>,
 }
 
-/// Best member seen so far.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Best {
-    genome: Perturbation,
-    #[serde(with = "nf")]
-    fitness: f64,
-    /// The evaluated point (repaired into the box).
-    #[serde(with = "nf::vec")]
-    x: Vec<f64>,
-}
-
 /// State of [`OpenAiEs`]: centre, σ, optimizer moments, pending generation, best member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OpenAiEsState {
@@ -269,7 +261,7 @@ pub struct OpenAiEsState {
     batch: Batch,
     /// Genomes of the pending generation, by slot.
     pending: Vec<Perturbation>,
-    best: Option<Best>,
+    best: Option<BestMember<Perturbation>>,
 }
 
 impl OpenAiEsState {
@@ -288,22 +280,6 @@ impl OpenAiEsState {
     /// Generations completed.
     pub fn generation(&self) -> u64 {
         self.generation
-    }
-}
-
-fn positive(field: &str, v: f64) -> Result<(), ConfigError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(ConfigError::new(field, format!("must be positive and finite, got {v}")))
-    }
-}
-
-fn unit(field: &str, v: f64) -> Result<(), ConfigError> {
-    if (0.0..1.0).contains(&v) {
-        Ok(())
-    } else {
-        Err(ConfigError::new(field, format!("must be in [0, 1), got {v}")))
     }
 }
 
@@ -526,9 +502,9 @@ impl OpenAiEs {
     }
 
     /// The point member `p` of the current generation was (repaired into the box).
-    fn point(&self, s: &OpenAiEsState, p: &Perturbation) -> Vec<f64> {
-        let mut x = s.theta.clone();
-        self.table.axpy(&mut x, f64::from(p.sign) * s.sigma, p.index as usize);
+    fn point(&self, theta: &[f64], sigma: f64, p: &Perturbation) -> Vec<f64> {
+        let mut x = theta.to_vec();
+        self.table.axpy(&mut x, f64::from(p.sign) * sigma, p.index as usize);
         self.space.repair(&mut x);
         x
     }
@@ -597,23 +573,8 @@ impl Strategy for OpenAiEs {
         }
         check_mean0(&c.mean0, space)?;
         let d = space.dim();
-        if c.noise_len <= d {
-            return Err(ConfigError::new(
-                "noise_len",
-                format!("must exceed the dimension {d}, got {}", c.noise_len),
-            ));
-        }
-        // Indices are u64 in genomes; a table must be addressable on this platform too.
-        if u64::try_from(c.noise_len).is_err() {
-            return Err(ConfigError::new("noise_len", "too large"));
-        }
-        let mean0 = c.mean0.clone().unwrap_or_else(|| {
-            space
-                .dims()
-                .iter()
-                .map(|dm| if dm.lo <= 0.0 && 0.0 <= dm.hi { 0.0 } else { 0.5 * (dm.lo + dm.hi) })
-                .collect()
-        });
+        check_noise_len(c.noise_len, d)?;
+        let mean0 = c.mean0.clone().unwrap_or_else(|| default_mean0(space));
         let table = NoiseTable::new(c.noise_seed, c.noise_len);
         Ok(Self { config, space: space.clone(), table, mean0, beta2, max_speed })
     }
@@ -635,18 +596,8 @@ impl Strategy for OpenAiEs {
         let n = self.config.popsize;
         let d = self.space.dim();
         s.batch = Batch::new(s.next_id, n);
-        s.pending.clear();
-        for _ in 0..n / 2 {
-            let index = self.table.sample_index(rng, d) as u64;
-            s.pending.push(Perturbation { index, sign: 1 });
-            s.pending.push(Perturbation { index, sign: -1 });
-        }
-        let out = s
-            .pending
-            .iter()
-            .enumerate()
-            .map(|(k, &genome)| Candidate { id: s.next_id + k as u64, genome })
-            .collect();
+        s.pending = perturbations(&self.table, rng, n, d, true);
+        let out = numbered(s.next_id, &s.pending);
         s.next_id += n as u64;
         out
     }
@@ -657,27 +608,11 @@ impl Strategy for OpenAiEs {
         results: &[Evaluated<Self::Genome>],
         _rng: &mut Rng,
     ) -> Result<Metrics, TellError> {
-        // Ids are matched against the pending generation; its stored genomes are authoritative.
-        s.batch.accept(results)?;
-        let mut failures = 0.0;
-        for r in results {
-            if r.failed() {
-                failures += 1.0;
-            }
-            let f = r.fitness();
-            // Failures are +inf and never become best.
-            if f < s.best.as_ref().map_or(f64::INFINITY, |b| b.fitness) {
-                let k = (r.id - s.batch.first_id) as usize;
-                let genome = s.pending[k];
-                let x = self.point(s, &genome);
-                s.best = Some(Best { genome, fitness: f, x });
-            }
-        }
+        let failures = accept_and_track(&mut s.batch, &s.pending, &mut s.best, results, |g| {
+            self.point(&s.theta, s.sigma, g)
+        })?;
         let mut m = if s.batch.complete() { self.update(s) } else { Metrics::new() };
-        m.insert("failures".into(), failures);
-        if let Some(b) = &s.best {
-            m.insert("best_fitness".into(), b.fitness);
-        }
+        tell_metrics(&mut m, failures, &s.best);
         Ok(m)
     }
 

@@ -72,8 +72,11 @@ use evoforge_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::openai_es::{FitnessShaping, Perturbation, shape};
-use crate::snes::{check_noise_len, decode_diagonal, default_mean0, positive, sigma_metrics};
-use crate::util::{Batch, check_mean0, clip_into, nf};
+use crate::snes::{decode_diagonal, sigma_metrics};
+use crate::util::{
+    Batch, BestMember, accept_and_track, check_mean0, check_noise_len, clip_into, default_mean0,
+    nf, numbered, perturbations, positive, tell_metrics, unit,
+};
 
 /// The step rule applied to the centre gradient.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -221,17 +224,6 @@ struct Moments {
     v: Vec<f64>,
 }
 
-/// Best member seen so far.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Best {
-    genome: Perturbation,
-    #[serde(with = "nf")]
-    fitness: f64,
-    /// The evaluated point (repaired into the box).
-    #[serde(with = "nf::vec")]
-    x: Vec<f64>,
-}
-
 /// State of [`Pgpe`]: centre, σ, optimizer memory, pending generation, best member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PgpeState {
@@ -246,7 +238,7 @@ pub struct PgpeState {
     batch: Batch,
     /// Genomes of the pending generation, by slot.
     pending: Vec<Perturbation>,
-    best: Option<Best>,
+    best: Option<BestMember<Perturbation>>,
 }
 
 impl PgpeState {
@@ -265,14 +257,6 @@ impl PgpeState {
     /// Generations completed.
     pub fn generation(&self) -> u64 {
         self.generation
-    }
-}
-
-fn unit(field: &str, v: f64) -> Result<(), ConfigError> {
-    if (0.0..1.0).contains(&v) {
-        Ok(())
-    } else {
-        Err(ConfigError::new(field, format!("must be in [0, 1), got {v}")))
     }
 }
 
@@ -365,9 +349,9 @@ impl Pgpe {
     }
 
     /// The point member `p` of the current generation was (repaired into the box).
-    fn point(&self, s: &PgpeState, p: &Perturbation) -> Vec<f64> {
-        let mut x = vec![0.0; s.center.len()];
-        decode_diagonal(&self.table, &s.center, &s.stdev, p, &mut x);
+    fn point(&self, center: &[f64], stdev: &[f64], p: &Perturbation) -> Vec<f64> {
+        let mut x = vec![0.0; center.len()];
+        decode_diagonal(&self.table, center, stdev, p, &mut x);
         self.space.repair(&mut x);
         x
     }
@@ -465,18 +449,8 @@ impl Strategy for Pgpe {
         let n = self.config.popsize;
         let d = self.space.dim();
         s.batch = Batch::new(s.next_id, n);
-        s.pending.clear();
-        for _ in 0..n / 2 {
-            let index = self.table.sample_index(rng, d) as u64;
-            s.pending.push(Perturbation { index, sign: 1 });
-            s.pending.push(Perturbation { index, sign: -1 });
-        }
-        let out = s
-            .pending
-            .iter()
-            .enumerate()
-            .map(|(k, &genome)| Candidate { id: s.next_id + k as u64, genome })
-            .collect();
+        s.pending = perturbations(&self.table, rng, n, d, true);
+        let out = numbered(s.next_id, &s.pending);
         s.next_id += n as u64;
         out
     }
@@ -487,27 +461,11 @@ impl Strategy for Pgpe {
         results: &[Evaluated<Self::Genome>],
         _rng: &mut Rng,
     ) -> Result<Metrics, TellError> {
-        // Ids are matched against the pending generation; its stored genomes are authoritative.
-        s.batch.accept(results)?;
-        let mut failures = 0.0;
-        for r in results {
-            if r.failed() {
-                failures += 1.0;
-            }
-            let f = r.fitness();
-            // Failures are +inf and never become best.
-            if f < s.best.as_ref().map_or(f64::INFINITY, |b| b.fitness) {
-                let k = (r.id - s.batch.first_id) as usize;
-                let genome = s.pending[k];
-                let x = self.point(s, &genome);
-                s.best = Some(Best { genome, fitness: f, x });
-            }
-        }
+        let failures = accept_and_track(&mut s.batch, &s.pending, &mut s.best, results, |g| {
+            self.point(&s.center, &s.stdev, g)
+        })?;
         let mut m = if s.batch.complete() { self.update(s) } else { Metrics::new() };
-        m.insert("failures".into(), failures);
-        if let Some(b) = &s.best {
-            m.insert("best_fitness".into(), b.fitness);
-        }
+        tell_metrics(&mut m, failures, &s.best);
         Ok(m)
     }
 

@@ -70,7 +70,10 @@ use evoforge_core::{
 use serde::{Deserialize, Serialize};
 
 use crate::openai_es::Perturbation;
-use crate::util::{Batch, check_mean0, clip_into, nf};
+use crate::util::{
+    Batch, BestMember, accept_and_track, check_mean0, check_noise_len, clip_into, default_mean0,
+    nf, numbered, perturbations, positive, tell_metrics,
+};
 
 /// Configuration of [`Snes`] (YAML `kind: snes`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,17 +164,6 @@ pub struct Snes {
     utilities: Vec<f64>,
 }
 
-/// Best member seen so far.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Best {
-    genome: Perturbation,
-    #[serde(with = "nf")]
-    fitness: f64,
-    /// The evaluated point (repaired into the box).
-    #[serde(with = "nf::vec")]
-    x: Vec<f64>,
-}
-
 /// State of [`Snes`]: mean, σ, pending generation, best member.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnesState {
@@ -185,7 +177,7 @@ pub struct SnesState {
     batch: Batch,
     /// Genomes of the pending generation, by slot.
     pending: Vec<Perturbation>,
-    best: Option<Best>,
+    best: Option<BestMember<Perturbation>>,
 }
 
 impl SnesState {
@@ -205,39 +197,6 @@ impl SnesState {
     pub fn generation(&self) -> u64 {
         self.generation
     }
-}
-
-/// `Ok` when `v` is positive and finite, else the error for `field`.
-pub(crate) fn positive(field: &str, v: f64) -> Result<(), ConfigError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(ConfigError::new(field, format!("must be positive and finite, got {v}")))
-    }
-}
-
-/// Checks that a noise table of `len` values holds slices of `d` values and is addressable by
-/// the `u64` indices of [`Perturbation`].
-pub(crate) fn check_noise_len(len: usize, d: usize) -> Result<(), ConfigError> {
-    if len <= d {
-        return Err(ConfigError::new(
-            "noise_len",
-            format!("must exceed the dimension {d}, got {len}"),
-        ));
-    }
-    if u64::try_from(len).is_err() {
-        return Err(ConfigError::new("noise_len", "too large"));
-    }
-    Ok(())
-}
-
-/// The default initial centre: 0 where 0 lies in the bounds, else the box centre.
-pub(crate) fn default_mean0(space: &Space) -> Vec<f64> {
-    space
-        .dims()
-        .iter()
-        .map(|dm| if dm.lo <= 0.0 && 0.0 <= dm.hi { 0.0 } else { 0.5 * (dm.lo + dm.hi) })
-        .collect()
 }
 
 /// `out = mean + s·σ ⊙ ε[g.index .. g.index + d]`: per coordinate `mean_j + (s·σ_j)·ε_j`, the
@@ -372,9 +331,9 @@ impl Snes {
     }
 
     /// The point member `p` of the current generation was (repaired into the box).
-    fn point(&self, s: &SnesState, p: &Perturbation) -> Vec<f64> {
-        let mut x = vec![0.0; s.mean.len()];
-        decode_diagonal(&self.table, &s.mean, &s.sigma, p, &mut x);
+    fn point(&self, mean: &[f64], sigma: &[f64], p: &Perturbation) -> Vec<f64> {
+        let mut x = vec![0.0; mean.len()];
+        decode_diagonal(&self.table, mean, sigma, p, &mut x);
         self.space.repair(&mut x);
         x
     }
@@ -455,25 +414,8 @@ impl Strategy for Snes {
         let n = self.popsize;
         let d = self.space.dim();
         s.batch = Batch::new(s.next_id, n);
-        s.pending.clear();
-        if self.config.mirrored {
-            for _ in 0..n / 2 {
-                let index = self.table.sample_index(rng, d) as u64;
-                s.pending.push(Perturbation { index, sign: 1 });
-                s.pending.push(Perturbation { index, sign: -1 });
-            }
-        } else {
-            for _ in 0..n {
-                let index = self.table.sample_index(rng, d) as u64;
-                s.pending.push(Perturbation { index, sign: 1 });
-            }
-        }
-        let out = s
-            .pending
-            .iter()
-            .enumerate()
-            .map(|(k, &genome)| Candidate { id: s.next_id + k as u64, genome })
-            .collect();
+        s.pending = perturbations(&self.table, rng, n, d, self.config.mirrored);
+        let out = numbered(s.next_id, &s.pending);
         s.next_id += n as u64;
         out
     }
@@ -484,27 +426,11 @@ impl Strategy for Snes {
         results: &[Evaluated<Self::Genome>],
         _rng: &mut Rng,
     ) -> Result<Metrics, TellError> {
-        // Ids are matched against the pending generation; its stored genomes are authoritative.
-        s.batch.accept(results)?;
-        let mut failures = 0.0;
-        for r in results {
-            if r.failed() {
-                failures += 1.0;
-            }
-            let f = r.fitness();
-            // Failures are +inf and never become best.
-            if f < s.best.as_ref().map_or(f64::INFINITY, |b| b.fitness) {
-                let k = (r.id - s.batch.first_id) as usize;
-                let genome = s.pending[k];
-                let x = self.point(s, &genome);
-                s.best = Some(Best { genome, fitness: f, x });
-            }
-        }
+        let failures = accept_and_track(&mut s.batch, &s.pending, &mut s.best, results, |g| {
+            self.point(&s.mean, &s.sigma, g)
+        })?;
         let mut m = if s.batch.complete() { self.update(s) } else { Metrics::new() };
-        m.insert("failures".into(), failures);
-        if let Some(b) = &s.best {
-            m.insert("best_fitness".into(), b.fitness);
-        }
+        tell_metrics(&mut m, failures, &s.best);
         Ok(m)
     }
 

@@ -1,6 +1,11 @@
 //! Pieces every strategy in this crate shares: id bookkeeping of an asked batch, serde of
-//! floats that may be non-finite, and validation of the common `mean0` / `sigma0` options.
-use evoforge_core::{ConfigError, Evaluated, Rng, Space, TellError};
+//! floats that may be non-finite, validation of common options, and the ask/tell bookkeeping of
+//! the noise-table ES family (mirrored perturbations, best member, failure counts).
+use evoforge_core::{
+    Candidate, ConfigError, Evaluated, Metrics, NoiseTable, Outcome, Rng, Space, TellError,
+};
+
+use crate::openai_es::Perturbation;
 use rand::RngExt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -315,4 +320,154 @@ mod tests {
         b.accept(&[ev(11)]).unwrap();
         assert!(b.complete());
     }
+}
+
+/// `Ok` when `v` is positive and finite, else the error for `field`.
+pub(crate) fn positive(field: &str, v: f64) -> Result<(), ConfigError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(ConfigError::new(field, format!("must be positive and finite, got {v}")))
+    }
+}
+
+/// `Ok` when `v` is finite and `>= 0`, else the error for `field`.
+pub(crate) fn non_negative(field: &str, v: f64) -> Result<(), ConfigError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(ConfigError::new(field, format!("must be finite and non-negative, got {v}")))
+    }
+}
+
+/// `Ok` when `v` is in `[0, 1)` (momenta, decay factors), else the error for `field`.
+pub(crate) fn unit(field: &str, v: f64) -> Result<(), ConfigError> {
+    if (0.0..1.0).contains(&v) {
+        Ok(())
+    } else {
+        Err(ConfigError::new(field, format!("must be in [0, 1), got {v}")))
+    }
+}
+
+/// `n` perturbations of one generation: `n/2` mirrored pairs `(i, +1), (i, −1)` (antithetic
+/// sampling), or `n` independent `(i, +1)` when `mirrored` is false. Indices are drawn from the
+/// table for slices of `d` values.
+pub(crate) fn perturbations(
+    table: &NoiseTable,
+    rng: &mut Rng,
+    n: usize,
+    d: usize,
+    mirrored: bool,
+) -> Vec<Perturbation> {
+    let mut out = Vec::with_capacity(n);
+    if mirrored {
+        for _ in 0..n / 2 {
+            let index = table.sample_index(rng, d) as u64;
+            out.push(Perturbation { index, sign: 1 });
+            out.push(Perturbation { index, sign: -1 });
+        }
+    } else {
+        for _ in 0..n {
+            out.push(Perturbation { index: table.sample_index(rng, d) as u64, sign: 1 });
+        }
+    }
+    out
+}
+
+/// The candidates for `genomes`, numbered `first_id, first_id + 1, …`.
+pub(crate) fn numbered<G: Clone>(first_id: u64, genomes: &[G]) -> Vec<Candidate<G>> {
+    genomes
+        .iter()
+        .enumerate()
+        .map(|(k, g)| Candidate { id: first_id + k as u64, genome: g.clone() })
+        .collect()
+}
+
+/// The best member seen so far: its genome, fitness and evaluated point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct BestMember<G> {
+    pub genome: G,
+    #[serde(with = "nf")]
+    pub fitness: f64,
+    /// The evaluated point (repaired into the box).
+    #[serde(with = "nf::vec")]
+    pub x: Vec<f64>,
+}
+
+/// The tell bookkeeping of a strategy with a pending batch of `pending` genomes: accepts the
+/// results into `batch` (rejecting unknown or repeated ids), replaces `best` by any better
+/// member (its point from `point`; failures are `+inf` and never become best), and returns the
+/// number of failed evaluations.
+pub(crate) fn accept_and_track<G: Clone>(
+    batch: &mut Batch,
+    pending: &[G],
+    best: &mut Option<BestMember<G>>,
+    results: &[Evaluated<G>],
+    point: impl Fn(&G) -> Vec<f64>,
+) -> Result<f64, TellError> {
+    // Ids are matched against the pending generation; its stored genomes are authoritative.
+    batch.accept(results)?;
+    let mut failures = 0.0;
+    for r in results {
+        if r.failed() {
+            failures += 1.0;
+        }
+        let f = r.fitness();
+        if f < best.as_ref().map_or(f64::INFINITY, |b| b.fitness) {
+            let genome = pending[(r.id - batch.first_id) as usize].clone();
+            let x = point(&genome);
+            *best = Some(BestMember { genome, fitness: f, x });
+        }
+    }
+    Ok(failures)
+}
+
+/// Adds the `failures` and `best_fitness` metrics of a tell.
+pub(crate) fn tell_metrics<G>(m: &mut Metrics, failures: f64, best: &Option<BestMember<G>>) {
+    m.insert("failures".into(), failures);
+    if let Some(b) = best {
+        m.insert("best_fitness".into(), b.fitness);
+    }
+}
+
+/// Stores each successful result's behaviour descriptor (`Evaluation::extras`, all finite) in
+/// the slot of its id within the batch starting at `first_id`; novelty search reads them.
+pub(crate) fn record_behaviours<G>(
+    first_id: u64,
+    behaviours: &mut [Option<Vec<f64>>],
+    results: &[Evaluated<G>],
+) {
+    for r in results {
+        let k = (r.id - first_id) as usize;
+        if let Outcome::Ok(e) = &r.outcome
+            && let Some(b) = &e.extras
+            && b.iter().all(|v| v.is_finite())
+        {
+            behaviours[k] = Some(b.clone());
+        }
+    }
+}
+
+/// Checks that a noise table of `len` values holds slices of `d` values and is addressable by
+/// the `u64` indices of [`Perturbation`].
+pub(crate) fn check_noise_len(len: usize, d: usize) -> Result<(), ConfigError> {
+    if len <= d {
+        return Err(ConfigError::new(
+            "noise_len",
+            format!("must exceed the dimension {d}, got {len}"),
+        ));
+    }
+    if u64::try_from(len).is_err() {
+        return Err(ConfigError::new("noise_len", "too large"));
+    }
+    Ok(())
+}
+
+/// The default initial centre: 0 where 0 lies in the bounds, else the box centre.
+pub(crate) fn default_mean0(space: &Space) -> Vec<f64> {
+    space
+        .dims()
+        .iter()
+        .map(|dm| if dm.lo <= 0.0 && 0.0 <= dm.hi { 0.0 } else { 0.5 * (dm.lo + dm.hi) })
+        .collect()
 }
