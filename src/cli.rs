@@ -28,6 +28,9 @@ enum Cmd {
         /// Replace a study already in the output directory.
         #[arg(long)]
         overwrite: bool,
+        /// Use this seed instead of the study file's (the stored study.yaml records it).
+        #[arg(long)]
+        seed: Option<u64>,
     },
     /// Continue a killed study from its output directory.
     Resume {
@@ -89,9 +92,14 @@ fn print_summary(s: &crate::driver::Summary) -> anyhow::Result<()> {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.cmd {
-        Cmd::Run { study, output, overwrite } => {
-            let s =
-                crate::runner::run_file(&study, output.as_deref(), overwrite, ProgressMode::Auto)?;
+        Cmd::Run { study, output, overwrite, seed } => {
+            let s = crate::runner::run_file_seeded(
+                &study,
+                output.as_deref(),
+                overwrite,
+                seed,
+                ProgressMode::Auto,
+            )?;
             print_summary(&s)?;
         }
         Cmd::Resume { dir } => {

@@ -127,7 +127,22 @@ pub fn run_file(
     overwrite: bool,
     progress: ProgressMode,
 ) -> Result<Summary> {
+    run_file_seeded(path, out, overwrite, None, progress)
+}
+
+/// [`run_file`] with the study's seed replaced by `seed` when given (`evoforge run --seed`).
+pub fn run_file_seeded(
+    path: &Path,
+    out: Option<&Path>,
+    overwrite: bool,
+    seed: Option<u64>,
+    progress: ProgressMode,
+) -> Result<Summary> {
     let study = StudyFile::read(path)?;
+    let study = match seed {
+        Some(s) => study.with_seed(s)?,
+        None => study,
+    };
     let dir = output_dir(&study, out);
     let mut runner = prepare(&study, Some(dir.clone()), progress)?;
     if dir.join("journal.jsonl").exists() || dir.join("study.yaml").exists() {

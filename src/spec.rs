@@ -570,6 +570,35 @@ impl StudyFile {
         Ok(Self { file: file.to_string(), source, spec })
     }
 
+    /// The same study with another seed (`evoforge run --seed`): the top-level `seed:` line of
+    /// the text is rewritten (or added), so the study file stored with the run, and a resume
+    /// from it, carry the seed that was used.
+    pub fn with_seed(&self, seed: u64) -> Result<Self, StudyError> {
+        let mut lines: Vec<String> = self.source.lines().map(str::to_string).collect();
+        let line = format!("seed: {seed}  # set by --seed");
+        match lines.iter().position(|l| l.starts_with("seed:")) {
+            Some(i) => lines[i] = line,
+            None => {
+                // After a document start marker, if any; else first.
+                let at = lines
+                    .iter()
+                    .position(|l| l.trim_end() == "---")
+                    .filter(|&i| {
+                        lines[..i].iter().all(|l| l.trim().is_empty() || l.starts_with('#'))
+                    })
+                    .map_or(0, |i| i + 1);
+                lines.insert(at, line);
+            }
+        }
+        let mut source = lines.join("\n");
+        source.push('\n');
+        let out = Self::parse(&self.file, source)?;
+        if out.spec.seed != seed {
+            return Err(self.error("seed", "cannot override the seed of this file with --seed"));
+        }
+        Ok(out)
+    }
+
     /// A located error for a field path.
     pub fn error(&self, field: &str, message: impl Into<String>) -> StudyError {
         StudyError::field(&self.file, &self.source, field, message.into())

@@ -291,3 +291,31 @@ fn gym_policy_studies_validate_env_names() {
                 strategy: {kind: cmaes}\nbudget: {evaluations: 10}\n";
     rejects(text, 4, "problem.env", &["CartPole-v1"]);
 }
+
+/// `run --seed N` is the study with `seed: N`: same journal and summary, and the stored study
+/// file carries the seed, so `resume` continues with it.
+#[test]
+fn seed_option_overrides_the_study_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = "name: s\nseed: 1\nproblem: {kind: bbob, function: 3, dimension: 3}\n\
+                strategy: {kind: cmaes}\nbudget: {evaluations: 300}\n";
+    let f = write(tmp.path(), "s.yaml", base);
+    let g = write(tmp.path(), "g.yaml", &base.replace("seed: 1", "seed: 77"));
+    let o = evoforge(&["run", f.to_str().unwrap(), "--seed", "77", "--output", "a"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = evoforge(&["run", g.to_str().unwrap(), "--output", "b"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = evoforge(&["run", f.to_str().unwrap(), "--output", "c"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (a, b, c) = (tmp.path().join("a"), tmp.path().join("b"), tmp.path().join("c"));
+    assert_eq!(normalized_journal(&a), normalized_journal(&b));
+    assert_eq!(summary(&a)["seed"], 77);
+    assert_ne!(normalized_journal(&a), normalized_journal(&c), "seed 1 differs from seed 77");
+    let stored = std::fs::read_to_string(a.join("study.yaml")).unwrap();
+    assert!(stored.contains("seed: 77"), "{stored}");
+    // A file without a seed line gets one.
+    let h = write(tmp.path(), "h.yaml", &base.replace("seed: 1\n", ""));
+    let o = evoforge(&["run", h.to_str().unwrap(), "--seed", "77", "--output", "d"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(normalized_journal(&tmp.path().join("d")), normalized_journal(&b));
+}

@@ -15,8 +15,8 @@
 # (build it first: cargo build --release). Needs bash and python3 (standard library only).
 #
 # Protocol
-#   * Seeds: `evoforge run` has no --seed option, so every seed gets its own copy of the study
-#     file with the top-level `seed:` line rewritten; the output goes to DIR/<env>_s<seed>.
+#   * Seeds: every seed gets its own copy of the study file with the top-level `seed:` line
+#     rewritten (what `evoforge run --seed` does too); the output goes to DIR/<env>_s<seed>.
 #   * Test point: the final centre θ of OpenAI-ES (checkpoint.json, state.theta; a checkpoint is
 #     always written when the study stops). summary.json's best_x is the best *training*
 #     evaluation: the first perturbed member whose few training episodes happened to score
