@@ -53,6 +53,9 @@ enum Cmd {
     /// Benchmark harnesses.
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// The travelling salesman problem: the heatmap-guided MCTS (`tsp solve`).
+    #[command(subcommand)]
+    Tsp(crate::tsp_cli::TspCmd),
     /// A worker process of `evaluator: {kind: processes}`: speaks docs/worker-protocol.md on
     /// stdin/stdout (started by `evoforge run`, not by hand).
     #[command(hide = true)]
@@ -126,6 +129,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::List => list(),
         Cmd::Evaluate { problem } => return evaluate(&problem),
         Cmd::Bench(BenchCmd::Bbob(args)) => crate::bench::bbob(&args)?,
+        Cmd::Tsp(cmd) => crate::tsp_cli::run(cmd)?,
         Cmd::Worker { threads, misbehave } => return crate::worker::run(misbehave, threads),
     }
     Ok(ExitCode::SUCCESS)

@@ -56,6 +56,7 @@ pub mod journal;
 pub mod progress;
 pub mod runner;
 pub mod spec;
+pub mod tsp_cli;
 pub mod worker;
 
 use std::path::PathBuf;

@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use evoforge_core::{ConfigError, Describe, ParamDoc, Problem};
-use evoforge_problems::{BbobConfig, ClassicConfig, MazeConfig, PolicyConfig, SleepConfig};
+use evoforge_problems::{
+    BbobConfig, ClassicConfig, MazeConfig, PolicyConfig, SleepConfig, TspMctsConfig,
+};
 use evoforge_strategies::{
     Bo, Cbo, CmaEs, DeepGa, NsEs, OnePlusOne, OpenAiEs, Pgpe, RandomSearch, Snes, Spsa,
 };
@@ -153,6 +155,8 @@ tagged! {
         "maze" => Maze(MazeConfig),
         /// The sphere after a fixed sleep (a simulated expensive objective).
         "sleep" => Sleep(SleepConfig),
+        /// Tune the heatmap-guided MCTS for the TSP on generated instances.
+        "tsp_mcts" => TspMcts(TspMctsConfig),
     }
 }
 
@@ -357,6 +361,7 @@ impl ProblemSpec {
             ProblemSpec::GymPolicy(c) => tagged_json(self.kind(), c),
             ProblemSpec::Maze(c) => tagged_json(self.kind(), c),
             ProblemSpec::Sleep(c) => tagged_json(self.kind(), c),
+            ProblemSpec::TspMcts(c) => tagged_json(self.kind(), c),
         }
     }
 
@@ -368,6 +373,7 @@ impl ProblemSpec {
             ProblemSpec::GymPolicy(c) => Arc::new(c.build()?),
             ProblemSpec::Maze(c) => Arc::new(c.build()?),
             ProblemSpec::Sleep(c) => Arc::new(c.build()?),
+            ProblemSpec::TspMcts(c) => Arc::new(c.build()?),
         })
     }
 
@@ -379,6 +385,7 @@ impl ProblemSpec {
             describe::<PolicyConfig>(),
             describe::<MazeConfig>(),
             describe::<SleepConfig>(),
+            describe::<TspMctsConfig>(),
         ]
     }
 }

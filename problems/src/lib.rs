@@ -17,6 +17,8 @@
 //! * [`maze`]: Lehman & Stanley's (2011) deceptive mazes for novelty search — a robot driven by
 //!   an MLP controller, scored by the distance of its final position to the goal (to minimise),
 //!   with the final position as the behaviour descriptor; `kind: maze`.
+//! * [`tsp`]: the travelling salesman problem solved by the heatmap-guided MCTS of Fu et al.
+//!   (2021), and `kind: tsp_mcts`, which tunes that MCTS on generated instances (Pan et al. 2024).
 //! * [`sleep`]: the sphere after a fixed sleep, a simulated expensive objective for scaling
 //!   measurements; `kind: sleep`.
 //!
@@ -32,6 +34,7 @@ pub mod gym;
 pub mod maze;
 pub mod policy;
 pub mod sleep;
+pub mod tsp;
 
 pub use bbob::{Bbob, BbobConfig, bbob_function_name};
 pub use classic::{Classic, ClassicConfig, ClassicKind};
@@ -39,3 +42,4 @@ pub use gym::{Action, ActionSpace, ClassicControl, Env, Step, Transition};
 pub use maze::{Maze, MazeConfig, MazeController, MazeLayout};
 pub use policy::{Activation, GymPolicy, Mlp, PolicyConfig};
 pub use sleep::{Sleep, SleepConfig};
+pub use tsp::{TspMcts, TspMctsConfig};
