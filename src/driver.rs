@@ -399,7 +399,10 @@ where
                     tasks.push(Task {
                         id: c.id,
                         generation,
-                        seed: rng::derive(seed, &[Purpose::Eval as u64, c.id]),
+                        seed: rng::derive(
+                            seed,
+                            &[Purpose::Eval as u64, self.strategy.eval_key(&lp.state, c.id)],
+                        ),
                         point: if S::COMPACT {
                             Point::Genome(genomes[i].clone())
                         } else {

@@ -75,12 +75,13 @@ pub use spec::{Budget, Direction, OutputSpec, StudyFile};
 pub mod prelude {
     pub use crate::{Direction, Study, Summary};
     pub use evoforge_core::{
-        Candidate, EvalCtx, Evaluated, Evaluation, FnProblem, Outcome, Problem, Purpose, Space,
-        Strategy, stream,
+        Candidate, EvalCtx, EvalError, Evaluated, Evaluation, FnProblem, Outcome, Problem, Purpose,
+        Space, Strategy, stream,
     };
     pub use evoforge_problems::{Bbob, Classic};
     pub use evoforge_strategies::{
-        CmaEs, CmaEsConfig, OnePlusOne, OnePlusOneConfig, RandomSearch, RandomSearchConfig,
+        CmaEs, CmaEsConfig, OnePlusOne, OnePlusOneConfig, OpenAiEs, OpenAiEsConfig, RandomSearch,
+        RandomSearchConfig,
     };
 }
 

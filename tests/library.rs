@@ -61,3 +61,48 @@ fn a_budget_is_required() {
     let rs = RandomSearch::new(RandomSearchConfig::default(), problem.space()).unwrap();
     assert!(Study::new(rs, problem).run().is_err());
 }
+
+/// A problem whose value is the evaluation seed it was given (scaled into [0, 1)).
+struct SeedEcho(Space);
+
+impl Problem for SeedEcho {
+    fn space(&self) -> &Space {
+        &self.0
+    }
+    fn evaluate(&self, _x: &[f64], ctx: &EvalCtx) -> Result<Evaluation, EvalError> {
+        Ok(Evaluation::value((ctx.seed >> 11) as f64 / (1u64 << 53) as f64))
+    }
+}
+
+/// `common_random_numbers`: the two members of each mirrored pair see the same evaluation
+/// seed (so the same episodes); without it every member has its own.
+#[test]
+fn common_random_numbers_give_a_mirrored_pair_one_seed() {
+    for crn in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let problem = SeedEcho(Space::real_box(3, -1.0, 1.0));
+        let cfg = OpenAiEsConfig {
+            popsize: 8,
+            noise_len: 1000,
+            common_random_numbers: crn,
+            ..Default::default()
+        };
+        let es = OpenAiEs::new(cfg, problem.space()).unwrap();
+        Study::new(es, problem).seed(5).evaluations(40).output(dir.path()).run().unwrap();
+        let journal = std::fs::read_to_string(dir.path().join("journal.jsonl")).unwrap();
+        let f: Vec<f64> = journal
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v.get("f").is_some())
+            .map(|v| v["f"].as_f64().unwrap())
+            .collect();
+        assert_eq!(f.len(), 40);
+        for pair in f.chunks(2) {
+            assert_eq!(pair[0] == pair[1], crn, "crn {crn}: {f:?}");
+        }
+        // Different pairs always get different seeds.
+        let mut firsts: Vec<f64> = f.chunks(2).map(|p| p[0]).collect();
+        firsts.dedup();
+        assert_eq!(firsts.len(), 20);
+    }
+}

@@ -72,4 +72,11 @@ pub trait Strategy: Send + Sync + Sized + 'static {
     fn stop(&self, _s: &Self::State) -> Option<String> {
         None
     }
+    /// The key from which candidate `id`'s evaluation seed is derived (`derive(seed, [Eval,
+    /// key])`): its own id by default. Candidates sharing a key are evaluated with the same
+    /// seed, i.e. on the same episodes: common random numbers, which take the episode noise out
+    /// of the difference of a mirrored pair `θ ± σε`.
+    fn eval_key(&self, _s: &Self::State, id: u64) -> u64 {
+        id
+    }
 }

@@ -333,6 +333,16 @@ impl Strategy for NsEs {
         s.best.as_ref().map(|b| (b.genome, b.fitness))
     }
 
+    fn eval_key(&self, s: &Self::State, id: u64) -> u64 {
+        match s.batch.slot(id) {
+            // Members 2k and 2k + 1 are a mirrored pair; the centre (last) stands alone.
+            Some(k) if self.config.es.common_random_numbers && k < self.config.es.popsize => {
+                s.batch.first_id + (k as u64 & !1)
+            }
+            _ => id,
+        }
+    }
+
     fn recommend(&self, s: &Self::State) -> Option<Vec<f64>> {
         s.agents
             .iter()

@@ -149,6 +149,10 @@ pub struct OpenAiEsConfig {
     pub noise_seed: u64,
     /// Values in the noise table (f32 each); must exceed the dimension.
     pub noise_len: usize,
+    /// Evaluate both members of a mirrored pair with the same evaluation seed (the same
+    /// episodes): common random numbers, so a pair's return difference measures `±σε`, not
+    /// the episodes' luck.
+    pub common_random_numbers: bool,
 }
 
 impl Default for OpenAiEsConfig {
@@ -170,6 +174,7 @@ impl Default for OpenAiEsConfig {
             mean0: None,
             noise_seed: 0,
             noise_len: 1 << 25,
+            common_random_numbers: false,
         }
     }
 }
@@ -201,6 +206,12 @@ impl Describe for OpenAiEsConfig {
             ParamDoc::opt("mean0", "[float]", "null", "initial centre; null: 0, or box centre"),
             ParamDoc::opt("noise_seed", "int", "0", "seed of the shared noise table"),
             ParamDoc::opt("noise_len", "int", "33554432", "noise table length (f32 values)"),
+            ParamDoc::opt(
+                "common_random_numbers",
+                "bool",
+                false,
+                "both members of a mirrored pair get the same evaluation seed (same episodes)",
+            ),
         ]
     }
 }
@@ -627,6 +638,14 @@ impl Strategy for OpenAiEs {
 
     fn recommend(&self, s: &Self::State) -> Option<Vec<f64>> {
         Some(s.theta.clone())
+    }
+
+    fn eval_key(&self, s: &Self::State, id: u64) -> u64 {
+        match s.batch.slot(id) {
+            // Members 2k and 2k + 1 are the pair (index, ±1).
+            Some(k) if self.config.common_random_numbers => s.batch.first_id + (k as u64 & !1),
+            _ => id,
+        }
     }
 
     fn best(&self, s: &Self::State) -> Option<(Self::Genome, f64)> {
