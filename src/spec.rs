@@ -11,7 +11,7 @@ use evoforge_problems::{
     BbobConfig, ClassicConfig, MazeConfig, PolicyConfig, SleepConfig, TspMctsConfig,
 };
 use evoforge_strategies::{
-    Bo, Cbo, CmaEs, DeepGa, NsEs, OnePlusOne, OpenAiEs, Pgpe, RandomSearch, Snes, Spsa,
+    Bo, Cbo, CmaEs, DeepGa, NsEs, OnePlusOne, OpenAiEs, Pgpe, RandomSearch, Snes, Spsa, Turbo,
 };
 use serde::de::{self, MapAccess, Visitor, value::MapAccessDeserializer};
 use serde::{Deserialize, Deserializer};
@@ -120,8 +120,10 @@ tagged! {
         "deep_ga" => DeepGa(<DeepGa as evoforge_core::Strategy>::Config),
         /// NS-ES / NSR-ES: novelty-seeking OpenAI-ES agents.
         "ns_es" => NsEs(<NsEs as evoforge_core::Strategy>::Config),
-        /// Bayesian optimization: GP surrogate, LogEI/EI/PI/UCB.
+        /// Bayesian optimization: GP surrogate, LogEI/EI/PI/UCB/Thompson sampling.
         "bo" => Bo(<Bo as evoforge_core::Strategy>::Config),
+        /// TuRBO-1: trust-region BO with Thompson sampling and restarts.
+        "turbo" => Turbo(<Turbo as evoforge_core::Strategy>::Config),
         /// Consensus-based optimization, as CBXpy.
         "cbo" => Cbo(<Cbo as evoforge_core::Strategy>::Config),
         /// SPSA and BlackVIP's SPSA-GC.
@@ -401,6 +403,7 @@ impl StrategySpec {
             StrategySpec::DeepGa(c) => v.visit::<DeepGa>(c),
             StrategySpec::NsEs(c) => v.visit::<NsEs>(c),
             StrategySpec::Bo(c) => v.visit::<Bo>(c),
+            StrategySpec::Turbo(c) => v.visit::<Turbo>(c),
             StrategySpec::Cbo(c) => v.visit::<Cbo>(c),
             StrategySpec::Spsa(c) => v.visit::<Spsa>(c),
             StrategySpec::Snes(c) => v.visit::<Snes>(c),
@@ -418,6 +421,7 @@ impl StrategySpec {
             describe::<<DeepGa as evoforge_core::Strategy>::Config>(),
             describe::<<NsEs as evoforge_core::Strategy>::Config>(),
             describe::<<Bo as evoforge_core::Strategy>::Config>(),
+            describe::<<Turbo as evoforge_core::Strategy>::Config>(),
             describe::<<Cbo as evoforge_core::Strategy>::Config>(),
             describe::<<Spsa as evoforge_core::Strategy>::Config>(),
             describe::<<Snes as evoforge_core::Strategy>::Config>(),

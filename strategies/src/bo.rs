@@ -30,6 +30,29 @@
 //! * `pi`: probability of improvement `Φ(u)`, maximised as `log Φ(u)` (same maximiser).
 //! * `ucb`: the lower confidence bound for minimisation, maximising `−μ + √β σ`
 //!   (BoTorch's `UpperConfidenceBound` with `beta`).
+//! * `noisy_ei`: noisy expected improvement (Letham, Karrer, Ottoni & Bakshy 2019, "Constrained
+//!   Bayesian Optimization with Noisy Experiments", Bayesian Analysis; BoTorch's
+//!   `qNoisyExpectedImprovement` with `q = 1`): the incumbent value is itself uncertain, so EI
+//!   is averaged over the joint posterior of `f` at the observed points `X_b` and at `x`:
+//!   `NEI(x) = E[max(min_b f(x_b) − f(x), 0)]`. Sample-average approximation: `S = mc_samples`
+//!   base samples `(e_b⁽ˢ⁾, e_x⁽ˢ⁾)` are drawn once per maximisation, and
+//!   `f_b⁽ˢ⁾ = μ_b + L_b e_b⁽ˢ⁾`, `f_x⁽ˢ⁾ = μ(x) + lᵀ e_b⁽ˢ⁾ + √(σ²(x) − lᵀl) e_x⁽ˢ⁾` with
+//!   `L_b L_bᵀ = Σ_bb`, `l = L_b⁻¹ Σ_bx` (the Cholesky factor of the joint covariance, grown by
+//!   the row of `x`), so the acquisition is a deterministic, almost everywhere differentiable
+//!   function of `x` within an ask, maximised like the analytic ones. At training points
+//!   `Σ_bx = ν (K_y⁻¹ k(X, x))_b` and `Σ_bb = ν I − ν² (K_y⁻¹)_bb` (`ν` the noise plus jitter),
+//!   so the gradient needs `d` more solves with the training factor. The baseline is pruned
+//!   (as BoTorch's `prune_baseline`) to the points whose `μ ± 3σ` band can hold the minimum,
+//!   at most 64. With a near-noiseless GP it reduces to EI with the best observed value.
+//! * `thompson`: Thompson sampling (Thompson 1933; Russo et al. 2018, "A Tutorial on Thompson
+//!   Sampling"; BoTorch's `MaxPosteriorSampling`): one joint draw of the posterior over a
+//!   discrete candidate set, and its argmin. The `n_candidates` candidates are half scrambled
+//!   Halton points in the cube and half perturbations of the incumbent (each coordinate with
+//!   probability `min(1, 20/d)` replaced by a Halton coordinate of the box of half-side
+//!   `0.1 w_j` around it, `w` the TuRBO length-scale weights of [`crate::turbo`]), so both the
+//!   global and the local picture are sampled. A q-batch is `q` independent draws (their
+//!   argmins, without repeats); pending points are fantasised as for the other acquisitions.
+//!   Draws come from the ask's seeded stream.
 //!
 //! # Maximising the acquisition (BoTorch's `optimize_acqf`, `gen_batch_initial_conditions`)
 //!
@@ -46,19 +69,21 @@
 //! order, so the tell order never matters), the pending points, the Halton seed and the last
 //! hyperparameters (the warm start); the GP itself is refitted at every `ask`.
 //!
-//! Not done yet (issue 4): noisy EI, knowledge gradient, Thompson sampling, integer and
-//! categorical coordinates in the kernel (such spaces are refused rather than rounded after
-//! the fact), TuRBO.
+//! TuRBO-1 is its own strategy, [`crate::turbo`]. Not done yet (issue 4): knowledge gradient,
+//! integer and categorical coordinates in the kernel (such spaces are refused rather than
+//! rounded after the fact).
 use evoforge_core::{
     Candidate, ConfigError, Describe, Evaluated, Metrics, ParamDoc, Rng, Space, Strategy,
     TellError, stream,
 };
 use rand::RngExt;
+use rand_distr::{Distribution, StandardNormal};
 use serde::{Deserialize, Serialize};
 
-use crate::gp::{FitOptions, Gp, GpParams, Kernel};
+use crate::gp::{FitOptions, Gp, GpParams, Kernel, factor_with_jitter, forward};
 use crate::halton::Halton;
 use crate::lbfgsb;
+use crate::turbo::{perturbation_candidates, thompson_select, tr_weights};
 use crate::util::{improve_best, nf};
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
@@ -80,6 +105,10 @@ pub enum Acquisition {
     Pi,
     /// Confidence bound `−μ + √β σ`.
     Ucb,
+    /// Thompson sampling: argmin of a joint posterior draw over a discrete candidate set.
+    Thompson,
+    /// Noisy expected improvement (Letham et al. 2019), Monte Carlo with fixed base samples.
+    NoisyEi,
 }
 
 /// Configuration of [`Bo`] (YAML `kind: bo`).
@@ -106,6 +135,10 @@ pub struct BoConfig {
     pub noise_min: f64,
     /// Learn the kernel's output scale (Gamma(2, 0.15) prior) instead of fixing it to 1.
     pub learn_outputscale: bool,
+    /// Candidates of `thompson`; `null`: `min(max(1000, 100 d), 5000)`.
+    pub n_candidates: Option<usize>,
+    /// Monte-Carlo samples of `noisy_ei`.
+    pub mc_samples: usize,
 }
 
 impl Default for BoConfig {
@@ -121,6 +154,8 @@ impl Default for BoConfig {
             fit_starts: 2,
             noise_min: 1e-6,
             learn_outputscale: false,
+            n_candidates: None,
+            mc_samples: 128,
         }
     }
 }
@@ -145,7 +180,7 @@ impl Describe for BoConfig {
             ),
             ParamDoc::opt(
                 "acquisition",
-                "log_ei | ei | pi | ucb",
+                "log_ei | ei | pi | ucb | thompson | noisy_ei",
                 "log_ei",
                 "acquisition function",
             ),
@@ -160,6 +195,13 @@ impl Describe for BoConfig {
                 "lower bound of the noise variance (standardised)",
             ),
             ParamDoc::opt("learn_outputscale", "bool", "false", "learn the kernel output scale"),
+            ParamDoc::opt(
+                "n_candidates",
+                "int | null",
+                "null",
+                "thompson candidates (null: min(max(1000, 100d), 5000))",
+            ),
+            ParamDoc::opt("mc_samples", "int", "128", "Monte-Carlo samples of noisy_ei"),
         ]
     }
 }
@@ -299,6 +341,8 @@ fn acquisition(
             (log_ndtr(z), -r / sigma, -r * z / sigma)
         }
         Acquisition::Ucb => (-m + beta.sqrt() * sigma, -1.0, beta.sqrt()),
+        // Not maximised by gradient (see `Bo::thompson`); the posterior mean stands in.
+        Acquisition::Thompson | Acquisition::NoisyEi => (-m, -1.0, 0.0),
     };
     if let Some(g) = grad {
         for ((gj, dm), dv) in g.iter_mut().zip(&scratch.0).zip(&scratch.1) {
@@ -381,11 +425,37 @@ impl Bo {
     fn maximise(&self, gp: &Gp, raw: &[f64], rng: &mut Rng) -> Vec<f64> {
         let d = self.space.dim();
         let (kind, beta) = (self.config.acquisition, self.config.beta);
-        let f_best = gp.z_min();
-        let mut scratch = (vec![0.0; d], vec![0.0; d]);
+        match kind {
+            Acquisition::NoisyEi => {
+                let nei = NoisyEi::new(gp, self.config.mc_samples, rng);
+                self.maximise_with(&|x, g| nei.value(gp, x, g), raw, rng)
+            }
+            _ => {
+                let f_best = gp.z_min();
+                self.maximise_with(
+                    &|x, g| {
+                        let mut sc = (vec![0.0; d], vec![0.0; d]);
+                        acquisition(gp, kind, beta, f_best, x, g, &mut sc)
+                    },
+                    raw,
+                    rng,
+                )
+            }
+        }
+    }
+
+    /// BoTorch's `optimize_acqf` on `score` (value and, when asked, gradient): raw samples,
+    /// Boltzmann starts, L-BFGS-B in the unit box; the best end point.
+    fn maximise_with(
+        &self,
+        score: &Score,
+        raw: &[f64],
+        rng: &mut Rng,
+    ) -> Vec<f64> {
+        let d = self.space.dim();
         let scores: Vec<f64> = raw
             .chunks(d)
-            .map(|u| acquisition(gp, kind, beta, f_best, u, None, &mut scratch))
+            .map(|u| score(u, None))
             .map(|a| if a.is_nan() { f64::NEG_INFINITY } else { a })
             .collect();
         let starts = boltzmann_starts(&scores, self.config.num_restarts, rng);
@@ -397,7 +467,7 @@ impl Bo {
             let x0 = &raw[k * d..(k + 1) * d];
             let m = lbfgsb::minimize(
                 |x, g| {
-                    let a = acquisition(gp, kind, beta, f_best, x, Some(&mut *g), &mut scratch);
+                    let a = score(x, Some(&mut *g));
                     g.iter_mut().for_each(|v| *v = -*v);
                     -a
                 },
@@ -413,6 +483,126 @@ impl Bo {
         }
         best.map(|b| b.0)
             .unwrap_or_else(|| raw[starts.first().copied().unwrap_or(0) * d..][..d].to_vec())
+    }
+}
+
+/// An acquisition value at a unit-cube point, with its gradient when asked.
+type Score<'a> = dyn Fn(&[f64], Option<&mut [f64]>) -> f64 + 'a;
+
+/// Noisy EI with fixed base samples for one maximisation (see the module doc).
+struct NoisyEi {
+    /// Baseline training indices.
+    base: Vec<usize>,
+    /// Lower factor of the posterior covariance at the baseline, column-major.
+    lb: Vec<f64>,
+    /// Base samples: `S` rows of `|base|` normals (row-major), and one normal per row for `x`.
+    eb: Vec<f64>,
+    ex: Vec<f64>,
+    /// `min_b f_b⁽ˢ⁾` per sample (the baseline draws do not depend on `x`).
+    fmin: Vec<f64>,
+}
+
+/// Most baseline points kept by the pruning.
+const NEI_MAX_BASELINE: usize = 64;
+
+impl NoisyEi {
+    fn new(gp: &Gp, samples: usize, rng: &mut Rng) -> Self {
+        let n = gp.len();
+        let all: Vec<usize> = (0..n).collect();
+        let (mean, cov) = gp.train_posterior(&all);
+        let sd: Vec<f64> = (0..n).map(|i| cov[i + i * n].max(0.0).sqrt()).collect();
+        // Prune to the points that can plausibly be the minimum (3 sd bands overlap the best
+        // upper band), the lowest lower bands first.
+        let best_upper = (0..n).map(|i| mean[i] + 3.0 * sd[i]).fold(f64::INFINITY, f64::min);
+        let mut base: Vec<usize> =
+            (0..n).filter(|&i| mean[i] - 3.0 * sd[i] <= best_upper).collect();
+        base.sort_by(|&a, &b| {
+            (mean[a] - 3.0 * sd[a]).total_cmp(&(mean[b] - 3.0 * sd[b])).then(a.cmp(&b))
+        });
+        base.truncate(NEI_MAX_BASELINE);
+        base.sort_unstable();
+        let nb = base.len();
+        let mut sub = vec![0.0; nb * nb];
+        for (b, &ib) in base.iter().enumerate() {
+            for (a, &ia) in base.iter().enumerate() {
+                sub[a + b * nb] = if a >= b { cov[ia + ib * n] } else { 0.0 };
+            }
+        }
+        let scale = sd.iter().fold(0.0f64, |m, v| m.max(v * v)).max(1e-12);
+        let mut lb = factor_with_jitter(&sub, nb, scale).map(|f| f.0).unwrap_or_else(|| {
+            // Degenerate: independent baseline values with their own variances.
+            let mut l = vec![0.0; nb * nb];
+            for (a, &ia) in base.iter().enumerate() {
+                l[a + a * nb] = sd[ia].max(1e-9);
+            }
+            l
+        });
+        for b in 0..nb {
+            for a in 0..b {
+                lb[a + b * nb] = 0.0;
+            }
+        }
+        let eb: Vec<f64> = (0..samples * nb).map(|_| StandardNormal.sample(rng)).collect();
+        let ex: Vec<f64> = (0..samples).map(|_| StandardNormal.sample(rng)).collect();
+        let fmin = (0..samples)
+            .map(|s| {
+                let e = &eb[s * nb..(s + 1) * nb];
+                (0..nb)
+                    .map(|a| mean[base[a]] + (0..=a).map(|c| lb[a + c * nb] * e[c]).sum::<f64>())
+                    .fold(f64::INFINITY, f64::min)
+            })
+            .collect();
+        Self { base, lb, eb, ex, fmin }
+    }
+
+    /// `(1/S) Σ_s max(min_b f_b⁽ˢ⁾ − f_x⁽ˢ⁾, 0)` at unit-cube `x`, with its gradient.
+    fn value(&self, gp: &Gp, x: &[f64], grad: Option<&mut [f64]>) -> f64 {
+        let d = x.len();
+        let nb = self.base.len();
+        let samples = self.ex.len();
+        let (mut dm, mut dv) = (vec![0.0; d], vec![0.0; d]);
+        let (m, v) = if grad.is_some() {
+            gp.predict_unit(x, Some((&mut dm, &mut dv)))
+        } else {
+            gp.predict_unit(x, None)
+        };
+        let nu = gp.diag_noise();
+        let mut dk = vec![Vec::new(); if grad.is_some() { d } else { 0 }];
+        let w = gp.solve_cross(x, grad.is_some().then_some(&mut dk[..]));
+        // l = L_b⁻¹ Σ_bx, r² = σ²(x) − ‖l‖².
+        let mut l: Vec<f64> = self.base.iter().map(|&i| nu * w[i]).collect();
+        forward(&self.lb, nb, &mut l);
+        let r2 = v - l.iter().map(|t| t * t).sum::<f64>();
+        let r = r2.max(0.0).sqrt();
+        let (mut total, mut count, mut sum_x) = (0.0, 0.0, 0.0);
+        let mut sum_e = vec![0.0; nb];
+        for s in 0..samples {
+            let e = &self.eb[s * nb..(s + 1) * nb];
+            let f = m + l.iter().zip(e).map(|(a, b)| a * b).sum::<f64>() + r * self.ex[s];
+            let imp = self.fmin[s] - f;
+            if imp > 0.0 {
+                total += imp;
+                count += 1.0;
+                sum_x += self.ex[s];
+                sum_e.iter_mut().zip(e).for_each(|(a, b)| *a += b);
+            }
+        }
+        if let Some(g) = grad {
+            for j in 0..d {
+                let mut dl: Vec<f64> = self.base.iter().map(|&i| nu * dk[j][i]).collect();
+                forward(&self.lb, nb, &mut dl);
+                let dr = if r > 1e-9 {
+                    (dv[j] - 2.0 * l.iter().zip(&dl).map(|(a, b)| a * b).sum::<f64>()) / (2.0 * r)
+                } else {
+                    0.0
+                };
+                let df = count * dm[j]
+                    + dl.iter().zip(&sum_e).map(|(a, b)| a * b).sum::<f64>()
+                    + dr * sum_x;
+                g[j] = -df / samples as f64;
+            }
+        }
+        total / samples as f64
     }
 }
 
@@ -499,6 +689,9 @@ impl Strategy for Bo {
         if c.num_restarts == 0 || c.num_restarts > c.raw_samples {
             return Err(ConfigError::new("num_restarts", "must be between 1 and raw_samples"));
         }
+        if c.mc_samples == 0 {
+            return Err(ConfigError::new("mc_samples", "must be at least 1"));
+        }
         if c.fit_starts == 0 {
             return Err(ConfigError::new("fit_starts", "must be at least 1"));
         }
@@ -539,6 +732,10 @@ impl Strategy for Bo {
                             gp = g;
                         }
                     }
+                    if self.config.acquisition == Acquisition::Thompson {
+                        let us = self.thompson(&gp, s, rng);
+                        return self.hand_out(s, us.iter().map(|u| self.unit_to_x(u)).collect());
+                    }
                     let raw = Halton::new(d, rng).points(0, self.config.raw_samples);
                     let mut out = Vec::with_capacity(self.config.q);
                     for k in 0..self.config.q {
@@ -555,6 +752,32 @@ impl Strategy for Bo {
                 }
             }
         };
+        self.hand_out(s, xs)
+    }
+
+    fn tell(
+        &self,
+        s: &mut Self::State,
+        results: &[Evaluated<Self::Genome>],
+        _rng: &mut Rng,
+    ) -> Result<Metrics, TellError> {
+        self.tell_results(s, results)
+    }
+
+    fn context(&self, _s: &Self::State) -> Self::Context {}
+
+    fn decode(&self, _ctx: &Self::Context, g: &Self::Genome, out: &mut [f64]) {
+        out.copy_from_slice(g);
+    }
+
+    fn best(&self, s: &Self::State) -> Option<(Self::Genome, f64)> {
+        s.best.clone()
+    }
+}
+
+impl Bo {
+    /// Registers `xs` as pending under fresh ids and ends the generation.
+    fn hand_out(&self, s: &mut BoState, xs: Vec<Vec<f64>>) -> Vec<Candidate<Vec<f64>>> {
         s.generation += 1;
         let mut cands = Vec::with_capacity(xs.len());
         for x in xs {
@@ -566,11 +789,10 @@ impl Strategy for Bo {
         cands
     }
 
-    fn tell(
+    fn tell_results(
         &self,
-        s: &mut Self::State,
-        results: &[Evaluated<Self::Genome>],
-        _rng: &mut Rng,
+        s: &mut BoState,
+        results: &[Evaluated<Vec<f64>>],
     ) -> Result<Metrics, TellError> {
         let mut slots = Vec::with_capacity(results.len());
         for r in results {
@@ -610,14 +832,22 @@ impl Strategy for Bo {
         Ok(m)
     }
 
-    fn context(&self, _s: &Self::State) -> Self::Context {}
-
-    fn decode(&self, _ctx: &Self::Context, g: &Self::Genome, out: &mut [f64]) {
-        out.copy_from_slice(g);
-    }
-
-    fn best(&self, s: &Self::State) -> Option<(Self::Genome, f64)> {
-        s.best.clone()
+    /// Thompson sampling (see the module doc): `q` joint posterior draws over half
+    /// quasi-random, half perturbed-incumbent candidates; the argmins, without repeats.
+    fn thompson(&self, gp: &Gp, s: &BoState, rng: &mut Rng) -> Vec<Vec<f64>> {
+        let d = self.space.dim();
+        let n = self.config.n_candidates.unwrap_or((100 * d).clamp(1000, 5000)).max(self.config.q);
+        let n_local = if s.best.is_some() { n / 2 } else { 0 };
+        let mut cands = Halton::new(d, rng).points(0, n - n_local);
+        if let Some((xb, _)) = &s.best {
+            let center = self.to_unit(xb);
+            let w = tr_weights(&gp.params().lengthscales);
+            let lo: Vec<f64> = center.iter().zip(&w).map(|(c, w)| (c - 0.1 * w).max(0.0)).collect();
+            let hi: Vec<f64> = center.iter().zip(&w).map(|(c, w)| (c + 0.1 * w).min(1.0)).collect();
+            let prob = (20.0 / d as f64).min(1.0);
+            cands.extend(perturbation_candidates(&center, &lo, &hi, n_local, prob, rng));
+        }
+        thompson_select(gp, &cands, d, self.config.q, rng)
     }
 }
 
@@ -708,6 +938,72 @@ mod tests {
                         g[j]
                     );
                 }
+            }
+        }
+    }
+
+    /// A noisy GP on 10 points of a 2-D quadratic, hyperparameters fixed, unit box.
+    fn noisy_gp() -> Gp {
+        let xs: Vec<Vec<f64>> =
+            (0..10).map(|i| vec![(i as f64 * 0.37) % 1.0, (i as f64 * 0.61) % 1.0]).collect();
+        let ys: Vec<f64> = xs
+            .iter()
+            .enumerate()
+            .map(|(i, x)| (x[0] - 0.3).powi(2) + (x[1] - 0.6).powi(2) + 0.05 * (i as f64).sin())
+            .collect();
+        let params =
+            GpParams { mean: 0.0, outputscale: 1.0, lengthscales: vec![0.4, 0.5], noise: 0.08 };
+        Gp::new(Kernel::Matern52, &[0.0; 2], &[1.0; 2], &xs, &ys, params).unwrap()
+    }
+
+    #[test]
+    fn noisy_ei_matches_brute_force_monte_carlo() {
+        let gp = noisy_gp();
+        let nei = NoisyEi::new(&gp, 100_000, &mut stream(3, &[1]));
+        assert!(nei.base.len() >= 2 && nei.base.len() <= gp.len(), "{:?}", nei.base);
+        let (_, ystd) = gp.standardisation();
+        let xs: Vec<Vec<f64>> =
+            (0..10).map(|i| vec![(i as f64 * 0.37) % 1.0, (i as f64 * 0.61) % 1.0]).collect();
+        for x in [[0.3, 0.6], [0.35, 0.5], [0.2, 0.75]] {
+            let a = nei.value(&gp, &x, None);
+            // Joint draws at every training point and x, straight from the posterior.
+            let mut pts = xs.clone();
+            pts.push(x.to_vec());
+            let draws = gp.sample(&pts, 100_000, &mut stream(4, &[2])).unwrap();
+            let imp: Vec<f64> = draws
+                .iter()
+                .map(|f| {
+                    let fmin = f[..10].iter().copied().fold(f64::INFINITY, f64::min);
+                    (fmin - f[10]).max(0.0) / ystd
+                })
+                .collect();
+            let mean = imp.iter().sum::<f64>() / imp.len() as f64;
+            let sd = (imp.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / imp.len() as f64)
+                .sqrt()
+                / (imp.len() as f64).sqrt();
+            // Two independent estimates of the same expectation: within 4.5 combined sd.
+            assert!(
+                (a - mean).abs() < 4.5 * sd * 2f64.sqrt() + 1e-6,
+                "{x:?}: nei {a} vs brute force {mean} ± {sd}"
+            );
+            assert!(mean > 1e-4, "a test point with no improvement at all is no test");
+        }
+    }
+
+    #[test]
+    fn noisy_ei_gradient_matches_finite_differences() {
+        let gp = noisy_gp();
+        let nei = NoisyEi::new(&gp, 128, &mut stream(5, &[1]));
+        for u in [[0.45, 0.2], [0.25, 0.65], [0.9, 0.95]] {
+            let mut g = [0.0; 2];
+            nei.value(&gp, &u, Some(&mut g));
+            for j in 0..2 {
+                let e = 1e-6;
+                let (mut up, mut um) = (u, u);
+                up[j] += e;
+                um[j] -= e;
+                let fd = (nei.value(&gp, &up, None) - nei.value(&gp, &um, None)) / (2.0 * e);
+                assert!((fd - g[j]).abs() < 1e-5 * (1.0 + fd.abs()), "{u:?} {j}: {fd} vs {}", g[j]);
             }
         }
     }

@@ -183,7 +183,7 @@ fn cholesky(a: &mut [f64], n: usize) -> bool {
 }
 
 /// Solves `L x = b` in place (`l` column-major lower `n × n`).
-fn forward(l: &[f64], n: usize, b: &mut [f64]) {
+pub(crate) fn forward(l: &[f64], n: usize, b: &mut [f64]) {
     for j in 0..n {
         let v = b[j] / l[j + j * n];
         b[j] = v;
@@ -207,7 +207,7 @@ fn backward(l: &[f64], n: usize, b: &mut [f64]) {
 }
 
 /// Factors `a` (a copy of K, column-major) with jitter escalation; returns the jitter used.
-fn factor_with_jitter(k: &[f64], n: usize, scale: f64) -> Option<(Vec<f64>, f64)> {
+pub(crate) fn factor_with_jitter(k: &[f64], n: usize, scale: f64) -> Option<(Vec<f64>, f64)> {
     let mut jitter = 0.0;
     for step in 0..7 {
         let mut a = k.to_vec();
@@ -626,6 +626,61 @@ impl Gp {
         (m, v)
     }
 
+    /// `ν = σ²_n + jitter`: what the factored matrix adds to the latent kernel's diagonal,
+    /// `K_y = K_f + ν I`.
+    pub(crate) fn diag_noise(&self) -> f64 {
+        self.params.noise + self.jitter
+    }
+
+    /// `K_y⁻¹ k(U, u)` at unit-cube `u`; with `dk` (`d` vectors of length `n`), also
+    /// `K_y⁻¹ ∂k(U, u)/∂u_j` into `dk[j]`. Since `K_f K_y⁻¹ = I − ν K_y⁻¹`, the posterior
+    /// covariance between training point `i` and `u` is `ν (K_y⁻¹ k(U, u))_i`.
+    pub(crate) fn solve_cross(&self, u: &[f64], dk: Option<&mut [Vec<f64>]>) -> Vec<f64> {
+        let (n, d) = (self.z.len(), self.d);
+        let p = &self.params;
+        let il2: Vec<f64> = p.lengthscales.iter().map(|l| 1.0 / (l * l)).collect();
+        let mut k = vec![0.0; n];
+        let mut h = vec![0.0; n];
+        for i in 0..n {
+            let (kv, hv) = self.kernel.eval(r2(u, &self.u[i * d..(i + 1) * d], &il2));
+            k[i] = p.outputscale * kv;
+            h[i] = p.outputscale * hv;
+        }
+        forward(&self.l, n, &mut k);
+        backward(&self.l, n, &mut k);
+        if let Some(dk) = dk {
+            for (j, col) in dk.iter_mut().enumerate() {
+                col.resize(n, 0.0);
+                for i in 0..n {
+                    col[i] = -h[i] * (u[j] - self.u[i * d + j]) * il2[j];
+                }
+                forward(&self.l, n, col);
+                backward(&self.l, n, col);
+            }
+        }
+        k
+    }
+
+    /// Posterior mean and latent covariance (column-major `m × m`, standardised units) at the
+    /// training points `idx`: `μ_i = z_i − ν α_i`, `Σ = ν I − ν² (K_y⁻¹)_{idx, idx}`.
+    pub(crate) fn train_posterior(&self, idx: &[usize]) -> (Vec<f64>, Vec<f64>) {
+        let n = self.z.len();
+        let nu = self.diag_noise();
+        let m = idx.len();
+        let mean = idx.iter().map(|&i| self.z[i] - nu * self.alpha[i]).collect();
+        let mut cov = vec![0.0; m * m];
+        for (b, &ib) in idx.iter().enumerate() {
+            let mut e = vec![0.0; n];
+            e[ib] = 1.0;
+            forward(&self.l, n, &mut e);
+            backward(&self.l, n, &mut e);
+            for (a, &ia) in idx.iter().enumerate() {
+                cov[a + b * m] = -nu * nu * e[ia] + if a == b { nu } else { 0.0 };
+            }
+        }
+        (mean, cov)
+    }
+
     /// Minimum of the standardised training outputs.
     pub(crate) fn z_min(&self) -> f64 {
         self.z.iter().copied().fold(f64::INFINITY, f64::min)
@@ -671,53 +726,96 @@ impl Gp {
         count: usize,
         rng: &mut Rng,
     ) -> Result<Vec<Vec<f64>>, GpError> {
-        let (n, d, m) = (self.z.len(), self.d, xs.len());
+        let (d, m) = (self.d, xs.len());
         if xs.iter().any(|x| x.len() != d) {
             return Err(GpError::Input(format!("every point needs {d} coordinates")));
         }
+        let mut us = vec![0.0; m * d];
+        for (a, x) in xs.iter().enumerate() {
+            self.to_unit(x, &mut us[a * d..(a + 1) * d]);
+        }
+        let draws = self.sample_unit(&us, count, rng)?;
+        Ok(draws
+            .chunks(m.max(1))
+            .take(count)
+            .map(|c| c.iter().map(|f| self.y_mean + self.y_std * f).collect())
+            .collect())
+    }
+
+    /// `count` joint posterior draws of the latent function in standardised units at the `m`
+    /// unit-cube points `us` (row-major `m × d`), draw `k` at `[k m, (k + 1) m)`.
+    ///
+    /// `f = μ + L_c E` with `L_c L_cᵀ = K_cc − Vᵀ V`, `V = L⁻¹ K_xc` (R&W eq. 2.24), the
+    /// factor with jitter escalation; `E` is `m × count` standard normals drawn column by
+    /// column from `rng`. The products and the triangular solve use faer, sequentially (the
+    /// result does not depend on the thread count). O(n² m + n m² + m³).
+    pub(crate) fn sample_unit(
+        &self,
+        us: &[f64],
+        count: usize,
+        rng: &mut Rng,
+    ) -> Result<Vec<f64>, GpError> {
+        let (n, d) = (self.z.len(), self.d);
+        let m = us.len() / d;
+        if m == 0 || count == 0 {
+            return Ok(Vec::new());
+        }
         let p = &self.params;
         let il2: Vec<f64> = p.lengthscales.iter().map(|l| 1.0 / (l * l)).collect();
-        let us: Vec<Vec<f64>> = xs
-            .iter()
-            .map(|x| {
-                let mut u = vec![0.0; d];
-                self.to_unit(x, &mut u);
-                u
-            })
-            .collect();
-        let mut mean = vec![0.0; m];
-        let mut v = vec![0.0; n * m]; // column a = L⁻¹ k(U, u_a)
-        for (a, ua) in us.iter().enumerate() {
+        let mut mean = vec![p.mean; m];
+        let mut v = vec![0.0; n * m]; // column a: k(U, u_a), then L⁻¹ k(U, u_a)
+        for a in 0..m {
+            let ua = &us[a * d..(a + 1) * d];
             let col = &mut v[a * n..(a + 1) * n];
-            let mut mu = p.mean;
             for (i, c) in col.iter_mut().enumerate() {
                 *c = p.outputscale * self.kernel.eval(r2(ua, &self.u[i * d..(i + 1) * d], &il2)).0;
-                mu += *c * self.alpha[i];
+                mean[a] += *c * self.alpha[i];
             }
-            mean[a] = mu;
-            forward(&self.l, n, col);
         }
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+            MatRef::from_column_major_slice(&self.l, n, n),
+            MatMut::from_column_major_slice_mut(&mut v, n, m),
+            Par::Seq,
+        );
         let mut cov = vec![0.0; m * m];
         for b in 0..m {
-            for a in b..m {
-                let kab = p.outputscale * self.kernel.eval(r2(&us[a], &us[b], &il2)).0;
-                let dot: f64 = (0..n).map(|i| v[a * n + i] * v[b * n + i]).sum();
-                cov[a + b * m] = kab - dot;
+            let ub = &us[b * d..(b + 1) * d];
+            cov[b + b * m] = p.outputscale;
+            for a in b + 1..m {
+                cov[a + b * m] =
+                    p.outputscale * self.kernel.eval(r2(&us[a * d..(a + 1) * d], ub, &il2)).0;
             }
         }
-        let (lc, _) =
+        let vr = MatRef::from_column_major_slice(&v, n, m);
+        faer::linalg::matmul::triangular::matmul(
+            MatMut::from_column_major_slice_mut(&mut cov, m, m),
+            faer::linalg::matmul::triangular::BlockStructure::TriangularLower,
+            faer::Accum::Add,
+            vr.transpose(),
+            faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+            vr,
+            faer::linalg::matmul::triangular::BlockStructure::Rectangular,
+            -1.0,
+            Par::Seq,
+        );
+        let (mut lc, _) =
             factor_with_jitter(&cov, m, p.outputscale).ok_or(GpError::NotPositiveDefinite)?;
-        let mut out = Vec::with_capacity(count);
-        for _ in 0..count {
-            let e: Vec<f64> = (0..m).map(|_| StandardNormal.sample(rng)).collect();
-            let draw = (0..m)
-                .map(|a| {
-                    let f = mean[a] + (0..=a).map(|b| lc[a + b * m] * e[b]).sum::<f64>();
-                    self.y_mean + self.y_std * f
-                })
-                .collect();
-            out.push(draw);
+        // Zero the strict upper triangle (the factorisation leaves the input there).
+        for b in 0..m {
+            for a in 0..b {
+                lc[a + b * m] = 0.0;
+            }
         }
+        let e: Vec<f64> = (0..m * count).map(|_| StandardNormal.sample(rng)).collect();
+        let mut out: Vec<f64> = (0..count).flat_map(|_| mean.iter().copied()).collect();
+        faer::linalg::matmul::matmul(
+            MatMut::from_column_major_slice_mut(&mut out, m, count),
+            faer::Accum::Add,
+            MatRef::from_column_major_slice(&lc, m, m),
+            MatRef::from_column_major_slice(&e, m, count),
+            1.0,
+            Par::Seq,
+        );
         Ok(out)
     }
 }

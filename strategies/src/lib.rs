@@ -47,6 +47,7 @@ pub mod pgpe;
 pub mod random_search;
 pub mod snes;
 pub mod spsa;
+pub mod turbo;
 mod util;
 
 pub use bo::{Acquisition, Bo, BoConfig, BoState};
@@ -64,3 +65,4 @@ pub use pgpe::{CenterOptimizer, Pgpe, PgpeConfig, PgpeContext, PgpeState};
 pub use random_search::{RandomSearch, RandomSearchConfig, RandomSearchState};
 pub use snes::{Snes, SnesConfig, SnesContext, SnesState};
 pub use spsa::{Spsa, SpsaConfig, SpsaDelta, SpsaMode, SpsaState};
+pub use turbo::{Turbo, TurboConfig, TurboState};
