@@ -10,13 +10,19 @@
 //!   regret `min f − f*`. The peers are `benches/peers/bo_peers.py` (BoTorch SingleTaskGP +
 //!   LogEI, Optuna GPSampler).
 //!
-//! Run: `cargo bench -p evoforge-strategies --bench bo_efficiency -- time|regret [--seeds 10]
-//! [--reps 5] [--only branin]`.
+//! * `turbo`: Ackley-20 in its classic box `[−32.768, 32.768]^20`, `--budget` (default 200)
+//!   evaluations, seeds 0..`--seeds`: TuRBO-1 (`q = 4`, defaults otherwise), plain BO (defaults,
+//!   `q = 1`, 2d + 1 initial points) and random search, the same budget; median and quartiles
+//!   of the final best value (the minimum is 0).
+//!
+//! Run: `cargo bench -p evoforge-strategies --bench bo_efficiency -- time|regret|turbo
+//! [--seeds 10] [--reps 5] [--budget 200] [--only branin]`.
 use std::time::Instant;
 
 use evoforge_core::{Evaluated, Evaluation, Outcome, Purpose, Strategy, stream};
 use evoforge_problems::{Classic, ClassicKind};
-use evoforge_strategies::{Bo, BoConfig};
+use evoforge_strategies::conformance;
+use evoforge_strategies::{Bo, BoConfig, RandomSearch, RandomSearchConfig, Turbo, TurboConfig};
 
 fn tell_all(
     s: &Bo,
@@ -95,6 +101,42 @@ fn main() {
             median(times.clone()),
             times.len()
         );
+    }
+    if args.iter().any(|a| a == "turbo") {
+        let p = Classic::new(ClassicKind::Ackley, 20).unwrap();
+        let space = evoforge_core::Problem::space(&p).clone();
+        let f = |x: &[f64]| p.value(x);
+        let (seeds, budget) = (opt("--seeds", 5), opt("--budget", 200));
+        let turbo = Turbo::new(TurboConfig { q: 4, ..Default::default() }, &space).unwrap();
+        let bo = Bo::new(BoConfig::default(), &space).unwrap();
+        let random = RandomSearch::new(RandomSearchConfig { popsize: 4 }, &space).unwrap();
+        let quart = |v: &[f64]| {
+            let mut v = v.to_vec();
+            v.sort_by(f64::total_cmp);
+            let n = v.len() - 1;
+            (v[n / 4], median(v.clone()), v[(3 * n).div_ceil(4)])
+        };
+        for name in ["turbo", "bo", "random"] {
+            if only.as_ref().is_some_and(|o| o != name) {
+                continue;
+            }
+            let t = Instant::now();
+            let best: Vec<f64> = (0..seeds)
+                .map(|seed| {
+                    let r = match name {
+                        "turbo" => conformance::run(&turbo, &space, seed, budget, &f, None),
+                        "bo" => conformance::run(&bo, &space, seed, budget, &f, None),
+                        _ => conformance::run(&random, &space, seed, budget, &f, None),
+                    };
+                    r.unwrap().best
+                })
+                .collect();
+            let (q1, q2, q3) = quart(&best);
+            println!(
+                "ackley20 {name}: median best {q2:.3} (quartiles {q1:.3} .. {q3:.3}) over {seeds} seeds, {budget} evaluations, {:.1} s per run {best:.3?}",
+                t.elapsed().as_secs_f64() / seeds as f64
+            );
+        }
     }
     if args.iter().any(|a| a == "regret") {
         let seeds = opt("--seeds", 10);

@@ -44,6 +44,16 @@
 //!   so the gradient needs `d` more solves with the training factor. The baseline is pruned
 //!   (as BoTorch's `prune_baseline`) to the points whose `μ ± 3σ` band can hold the minimum,
 //!   at most 64. With a near-noiseless GP it reduces to EI with the best observed value.
+//! * `kg`: knowledge gradient (Frazier 2018, §4.2; Frazier, Powell & Dayanik 2009): the
+//!   expected gain in the best posterior mean from one more observation at `x`,
+//!   `KG(x) = E[min_a μ_n(a) − min_a μ_{n+1}(a) | x_{n+1} = x]`, over the discrete set
+//!   `A` = the observed points ∪ `kg_points` scrambled Halton points (fresh per ask) ∪ `{x}`.
+//!   On `A` the updated mean is affine in one standard normal, `μ_{n+1}(a) = μ_n(a) −
+//!   σ̃(a, x) Z` with `σ̃(a, x) = Σ_n(a, x)/√(σ²_n(x) + σ²_noise)`, so the expectation of the
+//!   maximum of affine functions is computed exactly by the upper-envelope algorithm of
+//!   Frazier, Powell & Dayanik (sort by slope, breakpoints `c_k`, `Σ (b_{k+1} − b_k)
+//!   f(−|c_k|)`, `f(z) = zΦ(z) + φ(z)`). KG is maximised like the other acquisitions, with its
+//!   gradient by central differences.
 //! * `thompson`: Thompson sampling (Thompson 1933; Russo et al. 2018, "A Tutorial on Thompson
 //!   Sampling"; BoTorch's `MaxPosteriorSampling`): one joint draw of the posterior over a
 //!   discrete candidate set, and its argmin. The `n_candidates` candidates are half scrambled
@@ -69,9 +79,9 @@
 //! order, so the tell order never matters), the pending points, the Halton seed and the last
 //! hyperparameters (the warm start); the GP itself is refitted at every `ask`.
 //!
-//! TuRBO-1 is its own strategy, [`crate::turbo`]. Not done yet (issue 4): knowledge gradient,
-//! integer and categorical coordinates in the kernel (such spaces are refused rather than
-//! rounded after the fact).
+//! TuRBO-1 is its own strategy, [`crate::turbo`]. Not done yet (issue 4): integer and
+//! categorical coordinates in the kernel (such spaces are refused rather than rounded after
+//! the fact).
 use evoforge_core::{
     Candidate, ConfigError, Describe, Evaluated, Metrics, ParamDoc, Rng, Space, Strategy,
     TellError, stream,
@@ -109,6 +119,8 @@ pub enum Acquisition {
     Thompson,
     /// Noisy expected improvement (Letham et al. 2019), Monte Carlo with fixed base samples.
     NoisyEi,
+    /// Knowledge gradient over a discrete set (Frazier, Powell & Dayanik 2009).
+    Kg,
 }
 
 /// Configuration of [`Bo`] (YAML `kind: bo`).
@@ -139,6 +151,8 @@ pub struct BoConfig {
     pub n_candidates: Option<usize>,
     /// Monte-Carlo samples of `noisy_ei`.
     pub mc_samples: usize,
+    /// Quasi-random points added to the observed ones in the discrete set of `kg`.
+    pub kg_points: usize,
 }
 
 impl Default for BoConfig {
@@ -156,6 +170,7 @@ impl Default for BoConfig {
             learn_outputscale: false,
             n_candidates: None,
             mc_samples: 128,
+            kg_points: 128,
         }
     }
 }
@@ -180,7 +195,7 @@ impl Describe for BoConfig {
             ),
             ParamDoc::opt(
                 "acquisition",
-                "log_ei | ei | pi | ucb | thompson | noisy_ei",
+                "log_ei | ei | pi | ucb | thompson | noisy_ei | kg",
                 "log_ei",
                 "acquisition function",
             ),
@@ -202,6 +217,7 @@ impl Describe for BoConfig {
                 "thompson candidates (null: min(max(1000, 100d), 5000))",
             ),
             ParamDoc::opt("mc_samples", "int", "128", "Monte-Carlo samples of noisy_ei"),
+            ParamDoc::opt("kg_points", "int", "128", "quasi-random points in the set of kg"),
         ]
     }
 }
@@ -342,7 +358,7 @@ fn acquisition(
         }
         Acquisition::Ucb => (-m + beta.sqrt() * sigma, -1.0, beta.sqrt()),
         // Not maximised by gradient (see `Bo::thompson`); the posterior mean stands in.
-        Acquisition::Thompson | Acquisition::NoisyEi => (-m, -1.0, 0.0),
+        Acquisition::Thompson | Acquisition::NoisyEi | Acquisition::Kg => (-m, -1.0, 0.0),
     };
     if let Some(g) = grad {
         for ((gj, dm), dv) in g.iter_mut().zip(&scratch.0).zip(&scratch.1) {
@@ -430,6 +446,30 @@ impl Bo {
                 let nei = NoisyEi::new(gp, self.config.mc_samples, rng);
                 self.maximise_with(&|x, g| nei.value(gp, x, g), raw, rng)
             }
+            Acquisition::Kg => {
+                let extra = Halton::new(d, rng).points(0, self.config.kg_points);
+                let kg = KnowledgeGradient::new(gp, &extra);
+                // KG is piecewise smooth in x; its gradient by central differences.
+                self.maximise_with(
+                    &|x, g| {
+                        if let Some(g) = g {
+                            let mut y = x.to_vec();
+                            for j in 0..d {
+                                let e = 1e-6;
+                                y[j] = x[j] + e;
+                                let up = kg.value(gp, &y);
+                                y[j] = x[j] - e;
+                                let dn = kg.value(gp, &y);
+                                y[j] = x[j];
+                                g[j] = (up - dn) / (2.0 * e);
+                            }
+                        }
+                        kg.value(gp, x)
+                    },
+                    raw,
+                    rng,
+                )
+            }
             _ => {
                 let f_best = gp.z_min();
                 self.maximise_with(
@@ -446,12 +486,7 @@ impl Bo {
 
     /// BoTorch's `optimize_acqf` on `score` (value and, when asked, gradient): raw samples,
     /// Boltzmann starts, L-BFGS-B in the unit box; the best end point.
-    fn maximise_with(
-        &self,
-        score: &Score,
-        raw: &[f64],
-        rng: &mut Rng,
-    ) -> Vec<f64> {
+    fn maximise_with(&self, score: &Score, raw: &[f64], rng: &mut Rng) -> Vec<f64> {
         let d = self.space.dim();
         let scores: Vec<f64> = raw
             .chunks(d)
@@ -484,6 +519,92 @@ impl Bo {
         best.map(|b| b.0)
             .unwrap_or_else(|| raw[starts.first().copied().unwrap_or(0) * d..][..d].to_vec())
     }
+}
+
+/// Discrete knowledge gradient for one maximisation (see the module doc): the set
+/// `A = observed ∪ quasi-random ∪ {x}`.
+struct KnowledgeGradient {
+    /// `A` without `x`: unit-cube points, row-major.
+    pts: Vec<f64>,
+    /// `−μ` there (maximisation form).
+    neg_mean: Vec<f64>,
+    /// `L⁻¹ k(X, a)` per point, `n` each.
+    v: Vec<f64>,
+}
+
+impl KnowledgeGradient {
+    fn new(gp: &Gp, extra: &[f64]) -> Self {
+        let mut pts = gp.train_unit().to_vec();
+        pts.extend_from_slice(extra);
+        let d = gp.params().lengthscales.len();
+        let mut neg_mean = Vec::with_capacity(pts.len() / d);
+        let mut v = Vec::with_capacity(pts.len() / d * gp.len());
+        for a in pts.chunks(d) {
+            let (m, va) = gp.whiten(a);
+            neg_mean.push(-m);
+            v.extend(va);
+        }
+        Self { pts, neg_mean, v }
+    }
+
+    /// `KG(x) = E[max_a −μ_{n+1}(a)] − max_a −μ_n(a)` over `A`, exactly.
+    fn value(&self, gp: &Gp, x: &[f64]) -> f64 {
+        let (d, n) = (x.len(), gp.len());
+        let (mx, vx) = gp.whiten(x);
+        let s = gp.params().outputscale;
+        let var = (s - vx.iter().map(|t| t * t).sum::<f64>()).max(1e-12 * s);
+        let denom = (var + gp.diag_noise()).sqrt();
+        let mut a = self.neg_mean.clone();
+        let mut b: Vec<f64> = self
+            .pts
+            .chunks(d)
+            .zip(self.v.chunks(n.max(1)))
+            .map(|(p, va)| {
+                (gp.prior_cov(p, x) - va.iter().zip(&vx).map(|(u, w)| u * w).sum::<f64>()) / denom
+            })
+            .collect();
+        a.push(-mx);
+        b.push(var / denom);
+        expected_max_affine(&a, &b)
+    }
+}
+
+/// `E[max_i (a_i + b_i Z)] − max_i a_i`, `Z ~ N(0, 1)`: Frazier, Powell & Dayanik (2009), "The
+/// Knowledge-Gradient Policy for Correlated Normal Beliefs", INFORMS J. Computing, Alg. 1 —
+/// sort by slope, drop equal slopes but the highest line, keep the upper envelope with its
+/// breakpoints `c_k`, then `Σ_k (b_{k+1} − b_k) f(−|c_k|)`, `f(z) = z Φ(z) + φ(z)`.
+fn expected_max_affine(a: &[f64], b: &[f64]) -> f64 {
+    let m = a.len();
+    let mut idx: Vec<usize> = (0..m).collect();
+    idx.sort_by(|&i, &j| b[i].total_cmp(&b[j]).then(a[i].total_cmp(&a[j])));
+    let mut env: Vec<usize> = Vec::with_capacity(m);
+    let mut cs: Vec<f64> = Vec::with_capacity(m);
+    for (k, &i) in idx.iter().enumerate() {
+        if idx.get(k + 1).is_some_and(|&next| b[next] == b[i]) {
+            continue; // a higher line with the same slope follows
+        }
+        loop {
+            match env.last() {
+                None => {
+                    env.push(i);
+                    cs.push(f64::NEG_INFINITY);
+                    break;
+                }
+                Some(&j) => {
+                    let c = (a[j] - a[i]) / (b[i] - b[j]);
+                    if c <= *cs.last().expect("same length as env") {
+                        env.pop();
+                        cs.pop();
+                    } else {
+                        env.push(i);
+                        cs.push(c);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    (1..env.len()).map(|k| (b[env[k]] - b[env[k - 1]]) * log_h(-cs[k].abs()).exp()).sum()
 }
 
 /// An acquisition value at a unit-cube point, with its gradient when asked.
@@ -688,6 +809,9 @@ impl Strategy for Bo {
         }
         if c.num_restarts == 0 || c.num_restarts > c.raw_samples {
             return Err(ConfigError::new("num_restarts", "must be between 1 and raw_samples"));
+        }
+        if c.kg_points == 0 {
+            return Err(ConfigError::new("kg_points", "must be at least 1"));
         }
         if c.mc_samples == 0 {
             return Err(ConfigError::new("mc_samples", "must be at least 1"));
@@ -1005,6 +1129,68 @@ mod tests {
                 let fd = (nei.value(&gp, &up, None) - nei.value(&gp, &um, None)) / (2.0 * e);
                 assert!((fd - g[j]).abs() < 1e-5 * (1.0 + fd.abs()), "{u:?} {j}: {fd} vs {}", g[j]);
             }
+        }
+    }
+
+    #[test]
+    fn expected_max_of_affine_lines_matches_quadrature() {
+        let mut rng = stream(8, &[1]);
+        for m in [1usize, 2, 5, 40] {
+            let a: Vec<f64> = (0..m).map(|_| rng.random_range(-1.0..1.0)).collect();
+            let mut b: Vec<f64> = (0..m).map(|_| rng.random_range(-1.0..1.0)).collect();
+            if m == 40 {
+                b[3] = b[7]; // equal slopes
+            }
+            let (n, lo, hi) = (400_000, -12.0, 12.0);
+            let dz = (hi - lo) / n as f64;
+            let mut q = 0.0;
+            for i in 0..=n {
+                let z: f64 = lo + i as f64 * dz;
+                let w = if i == 0 || i == n { 0.5 } else { 1.0 };
+                let mx = a.iter().zip(&b).map(|(a, b)| a + b * z).fold(f64::NEG_INFINITY, f64::max);
+                q += w * mx * log_phi(z).exp() * dz;
+            }
+            let amax = a.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let e = expected_max_affine(&a, &b);
+            assert!((e - (q - amax)).abs() < 1e-8, "m={m}: {e} vs {}", q - amax);
+        }
+    }
+
+    #[test]
+    fn knowledge_gradient_matches_brute_force_fantasies() {
+        let gp = noisy_gp();
+        let extra = Halton::new(2, &mut stream(6, &[1])).points(0, 32);
+        let kg = KnowledgeGradient::new(&gp, &extra);
+        let mut rng = stream(7, &[1]);
+        for x in [[0.3, 0.6], [0.8, 0.1], [0.5, 0.5]] {
+            let exact = kg.value(&gp, &x);
+            let mut set: Vec<f64> = kg.pts.clone();
+            set.extend_from_slice(&x);
+            let best_now = set
+                .chunks(2)
+                .map(|a| -gp.predict_unit(a, None).0)
+                .fold(f64::NEG_INFINITY, f64::max);
+            let (m, v) = gp.predict_unit(&x, None);
+            let sd = (v + gp.diag_noise()).sqrt();
+            let draws = 20_000;
+            let gains: Vec<f64> = (0..draws)
+                .map(|_| {
+                    let e: f64 = StandardNormal.sample(&mut rng);
+                    let g = gp.with_fantasy(&x, m + sd * e).unwrap();
+                    set.chunks(2)
+                        .map(|a| -g.predict_unit(a, None).0)
+                        .fold(f64::NEG_INFINITY, f64::max)
+                        - best_now
+                })
+                .collect();
+            let mean = gains.iter().sum::<f64>() / draws as f64;
+            let se = (gains.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / draws as f64).sqrt()
+                / (draws as f64).sqrt();
+            assert!(exact > 0.0, "{x:?}");
+            assert!(
+                (exact - mean).abs() < 4.5 * se + 1e-9,
+                "{x:?}: kg {exact} vs mc {mean} ± {se}"
+            );
         }
     }
 }

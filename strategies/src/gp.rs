@@ -681,6 +681,34 @@ impl Gp {
         (mean, cov)
     }
 
+    /// Prior covariance `k(a, b)` of two unit-cube points.
+    pub(crate) fn prior_cov(&self, a: &[f64], b: &[f64]) -> f64 {
+        let il2: Vec<f64> = self.params.lengthscales.iter().map(|l| 1.0 / (l * l)).collect();
+        self.params.outputscale * self.kernel.eval(r2(a, b, &il2)).0
+    }
+
+    /// Posterior mean at unit-cube `u` and `L⁻¹ k(U, u)`: the posterior covariance of two
+    /// points is `k(a, b) − v_aᵀ v_b`.
+    pub(crate) fn whiten(&self, u: &[f64]) -> (f64, Vec<f64>) {
+        let (n, d) = (self.z.len(), self.d);
+        let p = &self.params;
+        let il2: Vec<f64> = p.lengthscales.iter().map(|l| 1.0 / (l * l)).collect();
+        let mut m = p.mean;
+        let mut v: Vec<f64> = (0..n)
+            .map(|i| p.outputscale * self.kernel.eval(r2(u, &self.u[i * d..(i + 1) * d], &il2)).0)
+            .collect();
+        for (vi, a) in v.iter().zip(&self.alpha) {
+            m += vi * a;
+        }
+        forward(&self.l, n, &mut v);
+        (m, v)
+    }
+
+    /// Training inputs in the unit cube, row-major.
+    pub(crate) fn train_unit(&self) -> &[f64] {
+        &self.u
+    }
+
     /// Minimum of the standardised training outputs.
     pub(crate) fn z_min(&self) -> f64 {
         self.z.iter().copied().fold(f64::INFINITY, f64::min)

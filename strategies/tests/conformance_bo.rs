@@ -24,6 +24,7 @@ fn bo_variants_conform() {
         ("ucb-q3", BoConfig { acquisition: Acquisition::Ucb, q: 3, ..base() }),
         ("outputscale", BoConfig { learn_outputscale: true, ..base() }),
         ("noisy_ei", BoConfig { acquisition: Acquisition::NoisyEi, mc_samples: 64, ..base() }),
+        ("kg", BoConfig { acquisition: Acquisition::Kg, kg_points: 32, ..base() }),
     ];
     for (name, cfg) in variants {
         let s = Bo::new(cfg, &space()).unwrap();
