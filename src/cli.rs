@@ -103,11 +103,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed,
                 ProgressMode::Auto,
             )?;
-            print_summary(&s)?;
+            if let Some(s) = s {
+                print_summary(&s)?;
+            }
         }
         Cmd::Resume { dir } => {
-            let s = crate::runner::resume_dir(&dir, ProgressMode::Auto)?;
-            print_summary(&s)?;
+            if let Some(s) = crate::runner::resume_dir(&dir, ProgressMode::Auto)? {
+                print_summary(&s)?;
+            }
         }
         Cmd::Validate { studies } => {
             let mut bad = false;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use evoforge_cluster::{Decoder, Evaluator, Point, Task, ThreadEvaluator, Wait};
+use evoforge_cluster::{Decoder, Evaluator, Group, Point, Task, ThreadEvaluator, Wait};
 use evoforge_core::{Evaluated, Evaluation, Outcome, Problem, Purpose, Strategy, rng};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -163,6 +163,7 @@ pub struct Driver<S: Strategy> {
     problem: Arc<dyn Problem>,
     settings: Settings,
     evaluator: Option<Box<dyn Evaluator>>,
+    group: Option<Arc<dyn Group>>,
 }
 
 struct Loop<St> {
@@ -185,7 +186,19 @@ where
 {
     /// A driver; the evaluator (a rayon pool of `settings.threads`) is started on first use.
     pub fn new(strategy: S, problem: Arc<dyn Problem>, settings: Settings) -> Self {
-        Self { strategy: Arc::new(strategy), problem, settings, evaluator: None }
+        Self { strategy: Arc::new(strategy), problem, settings, evaluator: None, group: None }
+    }
+
+    /// Runs this loop as one process of `group` (replicated MPI mode): every process runs ask
+    /// and tell, only the leader writes; see [`Group`].
+    pub fn with_group(mut self, group: Arc<dyn Group>) -> Self {
+        self.group = Some(group);
+        self
+    }
+
+    /// Whether this process writes the journal, checkpoints and summary.
+    fn leader(&self) -> bool {
+        self.group.as_ref().is_none_or(|g| g.is_leader())
     }
 
     /// Uses `evaluator` instead of the default thread pool.
@@ -208,7 +221,7 @@ where
             state,
         };
         let journal = match &self.settings.dir {
-            Some(d) => {
+            Some(d) if self.leader() => {
                 let mut j =
                     JournalWriter::open(&d.join(JOURNAL), self.settings.output.fsync_seconds)?;
                 j.header(
@@ -220,7 +233,7 @@ where
                 j.sync()?;
                 Some(j)
             }
-            None => None,
+            _ => None,
         };
         self.drive(lp, journal, Replay::default())
     }
@@ -229,12 +242,46 @@ where
     pub fn resume(&mut self) -> Result<Summary> {
         let dir =
             self.settings.dir.clone().ok_or_else(|| anyhow!("resume needs an output directory"))?;
-        let contents =
-            crate::journal::read_and_repair(&dir.join(JOURNAL)).map_err(|e| anyhow!(e))?;
         let cp_path = dir.join(CHECKPOINT);
-        let lp = if cp_path.exists() {
-            let text = std::fs::read_to_string(&cp_path)
-                .with_context(|| format!("reading {}", cp_path.display()))?;
+        // The leader reads (and repairs) the journal and reads the checkpoint; the other
+        // processes of a group get both from it, so only one process touches the files.
+        let (cp_text, contents) = if self.leader() {
+            let contents =
+                crate::journal::read_and_repair(&dir.join(JOURNAL)).map_err(|e| anyhow!(e))?;
+            let cp_text = if cp_path.exists() {
+                Some(
+                    std::fs::read_to_string(&cp_path)
+                        .with_context(|| format!("reading {}", cp_path.display()))?,
+                )
+            } else {
+                None
+            };
+            (cp_text, Some(contents))
+        } else {
+            (None, None)
+        };
+        let (cp_text, evals) = match &self.group {
+            Some(g) if g.size() > 1 => {
+                #[derive(Serialize, Deserialize)]
+                struct StartUp {
+                    checkpoint: Option<String>,
+                    evals: Vec<EvalLine>,
+                }
+                let mine = StartUp {
+                    checkpoint: cp_text,
+                    evals: contents
+                        .as_ref()
+                        .map(|c| c.evals.values().cloned().collect())
+                        .unwrap_or_default(),
+                };
+                let bytes = g.broadcast_startup(serde_json::to_vec(&mine)?)?;
+                let got: StartUp =
+                    serde_json::from_slice(&bytes).context("reading the leader's resume state")?;
+                (got.checkpoint, got.evals.into_iter().map(|e| (e.id, e)).collect())
+            }
+            _ => (cp_text, contents.as_ref().map(|c| c.evals.clone()).unwrap_or_default()),
+        };
+        let lp = if let Some(text) = cp_text {
             let cp: Checkpoint<S::State> = serde_json::from_str(&text).with_context(|| {
                 format!("{} is not a checkpoint of this study", cp_path.display())
             })?;
@@ -267,13 +314,18 @@ where
                 state: self.strategy.init(&mut init_rng),
             }
         };
+        let Some(contents) = contents else {
+            // Not the leader: no journal, and nothing to skip writing.
+            let replay = Replay { evals, ..Replay::default() };
+            return self.drive(lp, None, replay);
+        };
         let mut j = JournalWriter::open(&dir.join(JOURNAL), self.settings.output.fsync_seconds)?;
         if !contents.has_header {
             j.header(&self.settings.name, self.settings.seed, S::NAME, self.problem.space().dim())?;
         }
         j.resume(lp.generations, lp.evaluations)?;
         j.sync()?;
-        let replay = Replay { evals: contents.evals, asks: contents.asks, tells: contents.tells };
+        let replay = Replay { evals, asks: contents.asks, tells: contents.tells };
         self.drive(lp, Some(j), replay)
     }
 
@@ -307,6 +359,19 @@ where
         self.strategy.stop(&lp.state).map(|r| format!("strategy: {r}"))
     }
 
+    /// [`Self::stop_reason`], the same on every process of a group: only the wall-clock budget
+    /// can differ between processes, so then the leader's decision is broadcast.
+    fn agreed_stop(&self, lp: &Loop<S::State>, started: Instant) -> Result<Option<String>> {
+        let mine = self.stop_reason(lp, started);
+        match &self.group {
+            Some(g) if g.size() > 1 && self.settings.budget.seconds.is_some() => {
+                let bytes = g.broadcast(serde_json::to_vec(&mine)?)?;
+                Ok(serde_json::from_slice(&bytes)?)
+            }
+            _ => Ok(mine),
+        }
+    }
+
     fn drive(
         &mut self,
         mut lp: Loop<S::State>,
@@ -330,7 +395,7 @@ where
         let session_evals_start = lp.evaluations;
         let mut slots: Vec<Option<(Outcome, f64)>> = Vec::new();
         let stop = loop {
-            if let Some(r) = self.stop_reason(&lp, started) {
+            if let Some(r) = self.agreed_stop(&lp, started)? {
                 break r;
             }
             let generation = lp.generations;

@@ -1,4 +1,5 @@
-//! From a validated study file to a running study: strategy dispatch, output directory, resume.
+//! From a validated study file to a running study: strategy dispatch, output directory, resume;
+//! and, for `evaluator: {kind: mpi}`, this process's part in the MPI job.
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,20 +16,77 @@ use crate::spec::{EvaluatorSpec, ProcessesConfig, StrategyVisitor, StudyFile};
 
 /// A study ready to run: the strategy is built and checked against the problem's space.
 pub trait StudyRun {
-    /// Runs from the start.
-    fn run(&mut self) -> Result<Summary>;
+    /// Runs from the start. `None` on an MPI worker rank, which has no study loop.
+    fn run(&mut self) -> Result<Option<Summary>>;
     /// Continues from the output directory's checkpoint and journal.
-    fn resume(&mut self) -> Result<Summary>;
+    fn resume(&mut self) -> Result<Option<Summary>>;
 }
 
 impl<S: Strategy> StudyRun for Driver<S> {
-    fn run(&mut self) -> Result<Summary> {
-        Driver::run(self)
+    fn run(&mut self) -> Result<Option<Summary>> {
+        Driver::run(self).map(Some)
     }
-    fn resume(&mut self) -> Result<Summary> {
-        Driver::resume(self)
+    fn resume(&mut self) -> Result<Option<Summary>> {
+        Driver::resume(self).map(Some)
     }
 }
+
+/// This process's place in the study's job.
+#[derive(Clone)]
+enum Place {
+    /// One machine (also `kind: mpi` when only validating).
+    Local,
+    /// A rank of an MPI job.
+    #[cfg(feature = "mpi")]
+    Mpi(evoforge_cluster::mpi::MpiWorld),
+}
+
+impl Place {
+    /// Starts MPI for `kind: mpi` studies (a singleton, i.e. a local run, without `mpirun`).
+    fn of(study: &StudyFile) -> Result<Self> {
+        match &study.spec.evaluator {
+            #[cfg(feature = "mpi")]
+            EvaluatorSpec::Mpi(_) => Ok(Place::Mpi(evoforge_cluster::mpi::init()?)),
+            #[cfg(not(feature = "mpi"))]
+            EvaluatorSpec::Mpi(_) => Err(study.error("evaluator.kind", NO_MPI).into()),
+            _ => Ok(Place::Local),
+        }
+    }
+
+    /// Whether this process writes the output directory and prints the summary.
+    fn leader(&self) -> bool {
+        match self {
+            Place::Local => true,
+            #[cfg(feature = "mpi")]
+            Place::Mpi(w) => w.rank() == 0,
+        }
+    }
+
+    /// Runs `f` as this process's part of the study. Under MPI an error on any rank ends the
+    /// whole job (`MPI_Abort`) with that rank's message instead of leaving the others waiting;
+    /// after success MPI is finalized (with `EVOFORGE_MPI_STATS` set, each rank first prints
+    /// its traffic counters to stderr as a JSON line).
+    fn finish<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        let out = f();
+        #[cfg(feature = "mpi")]
+        if let Place::Mpi(w) = self {
+            match &out {
+                Err(e) if w.size() > 1 => w.abort(&format!("{e:#}")),
+                _ => {
+                    if std::env::var_os("EVOFORGE_MPI_STATS").is_some() {
+                        eprintln!("mpi-stats {}", w.stats_json());
+                    }
+                    evoforge_cluster::mpi::finalize();
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(not(feature = "mpi"))]
+const NO_MPI: &str = "this evoforge was built without MPI support: rebuild it with `cargo build --release --features mpi` \
+     (needs Open MPI or MPICH and libclang) and start the study with `mpirun -n N evoforge run STUDY`";
 
 /// Validates everything in `study` (types were checked by the parser; here: values, the
 /// problem, the strategy against the problem's space) and returns the runner. Nothing is
@@ -38,12 +96,23 @@ pub fn prepare(
     dir: Option<PathBuf>,
     progress: ProgressMode,
 ) -> Result<Box<dyn StudyRun>, StudyError> {
+    prepare_at(study, dir, progress, &Place::Local)
+}
+
+fn prepare_at(
+    study: &StudyFile,
+    dir: Option<PathBuf>,
+    progress: ProgressMode,
+    place: &Place,
+) -> Result<Box<dyn StudyRun>, StudyError> {
     let problem = study.check()?;
     let s = &study.spec;
     let threads = match &s.evaluator {
         EvaluatorSpec::Threads(t) => t.resolved(),
         EvaluatorSpec::Processes(_) => 1,
+        EvaluatorSpec::Mpi(m) => m.resolved(),
     };
+    let progress = if place.leader() { progress } else { ProgressMode::Quiet };
     let settings = Settings {
         name: s.name.clone(),
         seed: s.seed,
@@ -58,6 +127,8 @@ pub fn prepare(
         study: &'a StudyFile,
         problem: Arc<dyn Problem>,
         settings: Settings,
+        #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+        place: &'a Place,
     }
     impl StrategyVisitor for Build<'_> {
         type Out = Result<Box<dyn StudyRun>, StudyError>;
@@ -78,6 +149,22 @@ pub fn prepare(
                     };
                     Some(process_evaluator(self.study, p, hello)?)
                 }
+                #[cfg(feature = "mpi")]
+                EvaluatorSpec::Mpi(m) => match self.place {
+                    Place::Mpi(world) if world.size() > 1 => {
+                        return mpi_run::<S>(
+                            self.study,
+                            strategy,
+                            self.problem,
+                            self.settings,
+                            world,
+                            m,
+                        );
+                    }
+                    _ => None,
+                },
+                #[cfg(not(feature = "mpi"))]
+                EvaluatorSpec::Mpi(_) => return Err(self.study.error("evaluator.kind", NO_MPI)),
             };
             let driver = Driver::new(strategy, self.problem, self.settings);
             Ok(Box::new(match evaluator {
@@ -86,7 +173,48 @@ pub fn prepare(
             }))
         }
     }
-    s.strategy.visit(Build { study, problem, settings })
+    s.strategy.visit(Build { study, problem, settings, place })
+}
+
+/// This rank's part of an MPI study (see `evoforge_cluster::mpi`): replicated for seed-based
+/// strategies, else the leader's study loop on rank 0 and an evaluation server on the others.
+#[cfg(feature = "mpi")]
+fn mpi_run<S: Strategy>(
+    study: &StudyFile,
+    strategy: S,
+    problem: Arc<dyn Problem>,
+    settings: Settings,
+    world: &evoforge_cluster::mpi::MpiWorld,
+    m: &crate::spec::MpiConfig,
+) -> Result<Box<dyn StudyRun>, StudyError> {
+    use evoforge_cluster::mpi::{LeaderEvaluator, ReplicatedEvaluator};
+    let start = |e: evoforge_cluster::ClusterError| study.error("evaluator", e.to_string());
+    let threads = m.resolved();
+    if S::COMPACT {
+        let e = ReplicatedEvaluator::new(world.clone(), problem.clone(), threads).map_err(start)?;
+        let driver = Driver::new(strategy, problem, settings).with_evaluator(Box::new(e));
+        return Ok(Box::new(driver.with_group(Arc::new(world.clone()))));
+    }
+    if world.rank() == 0 {
+        let e = LeaderEvaluator::new(world.clone(), problem.clone(), threads).map_err(start)?;
+        return Ok(Box::new(Driver::new(strategy, problem, settings).with_evaluator(Box::new(e))));
+    }
+    /// A worker rank of leader/worker mode: evaluates what rank 0 sends until it says stop.
+    struct Serve {
+        world: evoforge_cluster::mpi::MpiWorld,
+        problem: Arc<dyn Problem>,
+        threads: usize,
+    }
+    impl StudyRun for Serve {
+        fn run(&mut self) -> Result<Option<Summary>> {
+            evoforge_cluster::mpi::serve(&self.world, self.problem.clone(), self.threads)?;
+            Ok(None)
+        }
+        fn resume(&mut self) -> Result<Option<Summary>> {
+            self.run()
+        }
+    }
+    Ok(Box::new(Serve { world: world.clone(), problem, threads }))
 }
 
 /// The worker-process evaluator of `evaluator: {kind: processes, ...}` (its workers start at
@@ -121,12 +249,14 @@ pub fn output_dir(study: &StudyFile, overridden: Option<&Path>) -> PathBuf {
 
 /// `evoforge run`: validates, creates the output directory (refusing one that holds a study
 /// unless `overwrite`), stores the study file as run, and runs.
+///
+/// Returns the summary, or `None` on MPI ranks other than 0 (rank 0 writes and reports).
 pub fn run_file(
     path: &Path,
     out: Option<&Path>,
     overwrite: bool,
     progress: ProgressMode,
-) -> Result<Summary> {
+) -> Result<Option<Summary>> {
     run_file_seeded(path, out, overwrite, None, progress)
 }
 
@@ -137,14 +267,27 @@ pub fn run_file_seeded(
     overwrite: bool,
     seed: Option<u64>,
     progress: ProgressMode,
-) -> Result<Summary> {
+) -> Result<Option<Summary>> {
     let study = StudyFile::read(path)?;
     let study = match seed {
         Some(s) => study.with_seed(s)?,
         None => study,
     };
-    let dir = output_dir(&study, out);
-    let mut runner = prepare(&study, Some(dir.clone()), progress)?;
+    let place = Place::of(&study)?;
+    place.finish(|| {
+        let dir = output_dir(&study, out);
+        let mut runner = prepare_at(&study, Some(dir.clone()), progress, &place)?;
+        if place.leader() {
+            prepare_dir(&study, &dir, overwrite)?;
+        }
+        let summary = runner.run()?;
+        Ok(summary.filter(|_| place.leader()))
+    })
+}
+
+/// Refuses a directory that holds a study (unless `overwrite`), creates it and stores the
+/// study file as run.
+fn prepare_dir(study: &StudyFile, dir: &Path, overwrite: bool) -> Result<()> {
     if dir.join("journal.jsonl").exists() || dir.join("study.yaml").exists() {
         if !overwrite {
             bail!(
@@ -160,19 +303,24 @@ pub fn run_file_seeded(
             }
         }
     }
-    std::fs::create_dir_all(&dir)?;
-    crate::driver::write_atomic(&dir.join("study.yaml"), study.source.as_bytes())?;
-    runner.run()
+    std::fs::create_dir_all(dir)?;
+    crate::driver::write_atomic(&dir.join("study.yaml"), study.source.as_bytes())
 }
 
-/// `evoforge resume DIR`.
-pub fn resume_dir(dir: &Path, progress: ProgressMode) -> Result<Summary> {
+/// `evoforge resume DIR`. Under MPI every rank reads `DIR/study.yaml` (a shared file system,
+/// as `mpirun` jobs usually have), rank 0 alone the journal and checkpoint; the rank count may
+/// differ from the interrupted run's. Returns `None` on MPI ranks other than 0.
+pub fn resume_dir(dir: &Path, progress: ProgressMode) -> Result<Option<Summary>> {
     let study = StudyFile::read(&dir.join("study.yaml"))?;
     let summary_path = dir.join("summary.json");
     if summary_path.exists() {
         let s: Summary = serde_json::from_slice(&std::fs::read(&summary_path)?)?;
-        return Ok(s);
+        return Ok(Some(s));
     }
-    let mut runner = prepare(&study, Some(dir.to_path_buf()), progress)?;
-    runner.resume()
+    let place = Place::of(&study)?;
+    place.finish(|| {
+        let mut runner = prepare_at(&study, Some(dir.to_path_buf()), progress, &place)?;
+        let summary = runner.resume()?;
+        Ok(summary.filter(|_| place.leader()))
+    })
 }

@@ -169,6 +169,8 @@ tagged! {
         "threads" => Threads(ThreadsConfig),
         /// Worker processes speaking the line protocol of `docs/worker-protocol.md`.
         "processes" => Processes(ProcessesConfig),
+        /// MPI ranks under `mpirun` (feature `mpi`): leader/worker or replicated.
+        "mpi" => Mpi(MpiConfig),
     }
 }
 
@@ -192,6 +194,27 @@ impl ThreadsConfig {
     pub fn resolved(&self) -> usize {
         self.threads
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))
+    }
+}
+
+/// `evaluator: {kind: mpi, threads: N}`: the ranks of `mpirun -n R evoforge run study.yaml`
+/// (an evoforge built with `--features mpi`). Strategies whose genome is the point run
+/// leader/worker (rank 0 owns the state and the journal, every rank evaluates a block of each
+/// generation); seed-based strategies run replicated (every rank runs ask and tell, only
+/// (id, fitness) records travel). Started without `mpirun`, the study is one rank: a local run.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MpiConfig {
+    /// Evaluation threads per rank (default 1: one rank per core; with one rank per node, the
+    /// node's cores).
+    #[serde(default)]
+    pub threads: Option<usize>,
+}
+
+impl MpiConfig {
+    /// Threads per rank.
+    pub fn resolved(&self) -> usize {
+        self.threads.unwrap_or(1)
     }
 }
 
@@ -671,6 +694,11 @@ impl StudyFile {
             }
             EvaluatorSpec::Processes(p) => {
                 p.check().map_err(|(f, m)| self.error(&format!("evaluator.{f}"), m))?;
+            }
+            EvaluatorSpec::Mpi(m) => {
+                if m.threads == Some(0) {
+                    return Err(self.error("evaluator.threads", "must be at least 1"));
+                }
             }
         }
         let problem = s

@@ -241,6 +241,16 @@ fn example_studies_run() {
         if p.extension().is_none_or(|x| x != "yaml") {
             continue;
         }
+        let text = std::fs::read_to_string(&p).unwrap();
+        if text.contains("kind: mpi") && !cfg!(feature = "mpi") {
+            // Without the feature `kind: mpi` is a clear error (checked below); with it, a
+            // study started without mpirun is one rank and runs here like any other.
+            let tmp = tempfile::tempdir().unwrap();
+            let o = evoforge(&["run", p.to_str().unwrap(), "--output", "out"], tmp.path());
+            assert!(!o.status.success(), "{}", p.display());
+            assert!(stderr(&o).contains("--features mpi"), "{}", stderr(&o));
+            continue;
+        }
         let tmp = tempfile::tempdir().unwrap();
         let o = evoforge(&["run", p.to_str().unwrap(), "--output", "out"], tmp.path());
         assert!(o.status.success(), "{}: {}", p.display(), stderr(&o));

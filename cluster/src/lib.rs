@@ -8,8 +8,12 @@
 //! * [`ThreadEvaluator`]: a rayon pool owned by the evaluator.
 //! * [`ProcessEvaluator`]: worker processes speaking the line protocol of [`protocol`]
 //!   (`docs/worker-protocol.md`), restarted when they crash, hang or talk nonsense.
+//! * `mpi` (feature `mpi`): MPI ranks, leader/worker for point genomes, replicated for
+//!   seed-based ones; the study loop learns its place among the ranks through [`Group`].
 #![warn(missing_docs)]
 
+#[cfg(feature = "mpi")]
+pub mod mpi;
 mod processes;
 pub mod protocol;
 mod threads;
@@ -119,5 +123,28 @@ pub trait Evaluator: Send {
     /// Only the leader writes the journal.
     fn is_leader(&self) -> bool {
         true
+    }
+}
+
+/// The processes that run one study loop together: the ranks of replicated MPI mode, each
+/// running ask and tell on the same state. Only the leader (rank 0) writes the journal,
+/// checkpoints and summary; what only the leader knows (the state read back on resume, a
+/// wall-clock stop) reaches the others by [`Group::broadcast`]. A study on one machine has no
+/// group.
+pub trait Group: Send + Sync {
+    /// This process's rank, 0 for the leader.
+    fn rank(&self) -> usize;
+    /// Number of processes.
+    fn size(&self) -> usize;
+    /// Whether this process writes the journal.
+    fn is_leader(&self) -> bool {
+        self.rank() == 0
+    }
+    /// The leader's `bytes` on every process (the others pass anything, e.g. nothing).
+    fn broadcast(&self, bytes: Vec<u8>) -> Result<Vec<u8>, ClusterError>;
+    /// [`Group::broadcast`] before the first generation (counted apart from the per-generation
+    /// traffic).
+    fn broadcast_startup(&self, bytes: Vec<u8>) -> Result<Vec<u8>, ClusterError> {
+        self.broadcast(bytes)
     }
 }
