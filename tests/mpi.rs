@@ -264,3 +264,36 @@ fn a_failing_rank_ends_the_job_with_a_clear_error() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("problem.kind"), "{}", stderr(&o));
 }
+
+/// Running observation normalisation (a per-generation problem state): sent to the worker
+/// ranks in leader/worker mode, folded by every rank from the gathered statistics in replicated
+/// mode; the journal and final statistics of one thread either way.
+#[test]
+fn running_observation_statistics_match_one_thread() {
+    let _serial = serial();
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    for (name, strategy) in [
+        ("es", "{kind: openai_es, popsize: 10, sigma: 0.1, noise_len: 100000}"),
+        ("cma", "{kind: cmaes}"),
+    ] {
+        let text = |evaluator: &str, dir: &str| {
+            format!(
+                "name: obs\nseed: 31\ndirection: maximize\n\
+                 problem: {{kind: gym_policy, env: Pendulum-v1, hidden: [4], episodes: 2, obs_norm: true}}\n\
+                 strategy: {strategy}\nbudget: {{evaluations: 200}}\nevaluator: {evaluator}\n\
+                 output: {{dir: {dir}}}\n"
+            )
+        };
+        let a = format!("{name}-t1");
+        let p = write(t, &format!("{a}.yaml"), &text("{kind: threads, threads: 1}", &a));
+        let o = evoforge(&["run", p.to_str().unwrap()], t);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let b = format!("{name}-mpi3");
+        let p = write(t, &format!("{b}.yaml"), &text("{kind: mpi}", &b));
+        let o = mpirun(3, &["run", p.to_str().unwrap()], t);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(summary(&t.join(&a))["problem_state"]["obs_mean"].is_array());
+        assert_same(&t.join(&a), &t.join(&b), &format!("{name}: obs_norm, 1 thread vs 3 ranks"));
+    }
+}

@@ -48,6 +48,8 @@ const TAG_TASKS: i32 = 11;
 const TAG_RESULTS: i32 = 12;
 /// Rank 0 → worker: the study is over.
 const TAG_STOP: i32 = 13;
+/// Rank 0 → worker: the problem's per-generation state (`Problem::set_state`).
+const TAG_STATE: i32 = 14;
 
 /// The MPI environment lives as long as the process (until [`finalize`]); a static so that no
 /// destructor finalizes MPI while other ranks still wait in a collective (error paths abort).
@@ -318,6 +320,17 @@ impl Evaluator for LeaderEvaluator {
         ))
     }
 
+    /// Sent to every worker rank (messages between two ranks arrive in order, so before the
+    /// generation's tasks) and set on the leader's own pool.
+    fn set_problem_state(&mut self, state: &[f64]) -> Result<(), ClusterError> {
+        let mut w = Writer(Vec::with_capacity(4 + 8 * state.len()));
+        w.f64s(state);
+        for r in 1..self.world.size {
+            self.world.send(r, TAG_STATE, &w.0);
+        }
+        self.local.set_problem_state(state)
+    }
+
     fn submit(&mut self, tasks: Vec<Task>) -> Result<(), ClusterError> {
         if tasks.is_empty() {
             return Ok(());
@@ -400,6 +413,12 @@ pub fn serve(
         let (tag, bytes) = world.receive(0);
         match tag {
             TAG_STOP => return Ok(()),
+            TAG_STATE => {
+                let state = Reader(&bytes).f64s().map_err(|e| {
+                    ClusterError::Workers(format!("unreadable problem state from rank 0: {e}"))
+                })?;
+                local.set_problem_state(&state)?;
+            }
             TAG_TASKS => {
                 let tasks = decode_tasks(&bytes).map_err(|e| {
                     ClusterError::Workers(format!("unreadable tasks from rank 0: {e}"))
@@ -459,6 +478,11 @@ impl Evaluator for ReplicatedEvaluator {
             *d = Some(decoder.clone());
         }
         self.local.set_decoder(decoder)
+    }
+
+    /// Every rank folds the same gathered statistics into the same state: nothing travels.
+    fn set_problem_state(&mut self, state: &[f64]) -> Result<(), ClusterError> {
+        self.local.set_problem_state(state)
     }
 
     fn submit(&mut self, tasks: Vec<Task>) -> Result<(), ClusterError> {
@@ -645,6 +669,7 @@ const FAILED: u8 = 1;
 const CONSTRAINTS: u8 = 2;
 const COST: u8 = 4;
 const EXTRAS: u8 = 8;
+const STATS: u8 = 16;
 
 /// Results as bytes: count, then per result id, wall, a flag byte and the values (optional
 /// parts only when present: a single-objective result is 29 bytes).
@@ -670,6 +695,9 @@ pub fn encode_results(results: &[TaskResult]) -> Vec<u8> {
                 if e.extras.is_some() {
                     flags |= EXTRAS;
                 }
+                if e.stats.is_some() {
+                    flags |= STATS;
+                }
                 w.u8(flags);
                 w.f64s(&e.values);
                 if flags & CONSTRAINTS != 0 {
@@ -679,6 +707,9 @@ pub fn encode_results(results: &[TaskResult]) -> Vec<u8> {
                     w.f64(e.cost);
                 }
                 if let Some(x) = &e.extras {
+                    w.f64s(x);
+                }
+                if let Some(x) = &e.stats {
                     w.f64s(x);
                 }
             }
@@ -702,7 +733,8 @@ pub fn decode_results(bytes: &[u8]) -> Result<Vec<TaskResult>, String> {
             let constraints = if flags & CONSTRAINTS != 0 { r.f64s()? } else { Vec::new() };
             let cost = if flags & COST != 0 { r.f64()? } else { 0.0 };
             let extras = if flags & EXTRAS != 0 { Some(r.f64s()?) } else { None };
-            Outcome::Ok(Evaluation { values, constraints, cost, extras })
+            let stats = if flags & STATS != 0 { Some(r.f64s()?) } else { None };
+            Outcome::Ok(Evaluation { values, constraints, cost, extras, stats })
         };
         out.push(TaskResult { id, outcome, wall });
     }
@@ -757,6 +789,7 @@ mod tests {
                     constraints: vec![0.5],
                     cost: 200.0,
                     extras: Some(vec![4.0, -4.0]),
+                    stats: Some(vec![1.0, 9.5, 0.25]),
                 }),
                 wall: 1.0,
             },
