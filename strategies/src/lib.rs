@@ -22,8 +22,11 @@
 //!   random mini-batches of particles.
 //! * [`spsa::Spsa`] (`kind: spsa`): SPSA (Spall 1992) and BlackVIP's SPSA-GC (Oh et al. 2023),
 //!   two-sided estimates averaged over q perturbations, Nesterov-style gradient correction.
-//! * [`bo::Bo`] (`kind: bo`): Bayesian optimization, GP + LogEI/EI/PI/UCB maximised as
-//!   BoTorch does, q-batches and asynchronous tells by Kriging believer.
+//! * [`bo::Bo`] (`kind: bo`): Bayesian optimization, GP + LogEI/EI/PI/UCB/noisy EI/knowledge
+//!   gradient maximised as BoTorch does, or Thompson sampling; q-batches and asynchronous tells
+//!   by Kriging believer.
+//! * [`turbo::Turbo`] (`kind: turbo`): TuRBO-1 (Eriksson et al. 2019), a local GP in a trust
+//!   region with Thompson sampling and restarts, for d ≥ 20.
 //! * [`gp::Gp`]: exact Gaussian-process regression (RBF / Matérn-5/2 ARD, MAP fit with
 //!   BoTorch's priors), the surrogate of BO and a library type of its own.
 //!
