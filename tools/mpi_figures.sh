@@ -36,27 +36,23 @@ mpi() { mpirun --oversubscribe --allow-run-as-root -n "$1" "$bin" "${@:2}"; }
 
 # Sums/averages the `mpi-stats {...}` lines of every rank.
 stats() {
-    python3 -c '
-import json, sys
-rows = [json.loads(l.split(" ", 1)[1]) for l in open(sys.argv[1]) if l.startswith("mpi-stats ")]
+    python3 - "$1" <<'PY'
+import json, re, sys
+# Ranks share stderr: find the JSON objects wherever the lines interleave.
+rows = [json.loads(m) for m in re.findall(r'\{"rank":[^{}]*\}', open(sys.argv[1]).read())]
 rows.sort(key=lambda r: r["rank"])
-g = rows[0]["generations"]
-total = sum(r["bytes_per_generation"] for r in rows)
-print(f"  ranks {len(rows)}, generations {g}")
-for r in rows:
-    print(f"  rank {r[\"rank\"]}: {r[\"bytes_per_generation\"]:.0f} B/generation sent, "
-          f"{1e3 * r[\"mpi_seconds_per_generation\"]:.3f} ms/generation in MPI")
-print(f"  all ranks: {total:.0f} B/generation = {total / 1024:.2f} KiB "
-      f"(a broadcast of theta would be {8e6 / 1024:.0f} KiB per rank)")
-print(f"  MPI time per generation: max over ranks {1e3 * max(r[\"mpi_seconds_per_generation\"] for r in rows):.3f} ms, "
-      f"mean {1e3 * sum(r[\"mpi_seconds_per_generation\"] for r in rows) / len(rows):.3f} ms")
-' "$1"
+bpg = [r["bytes_per_generation"] for r in rows]
+mpg = [1e3 * r["mpi_seconds_per_generation"] for r in rows]
+print("  ranks %d, generations %d" % (len(rows), rows[0]["generations"]))
+for r, b, m in zip(rows, bpg, mpg):
+    print("  rank %d: %.0f B/generation sent, %.3f ms/generation in MPI" % (r["rank"], b, m))
+print("  all ranks: %.0f B/generation = %.2f KiB (a broadcast of theta: %.0f KiB per rank)"
+      % (sum(bpg), sum(bpg) / 1024, 8e6 / 1024))
+print("  MPI time per generation: max over ranks %.3f ms, mean %.3f ms" % (max(mpg), sum(mpg) / len(mpg)))
+PY
 }
 wall_per_gen() {
-    python3 -c '
-import json, sys
-s = json.load(open(sys.argv[1]))
-print(f"{1e3 * s[\"wall_seconds\"] / s[\"generations\"]:.3f}")' "$1"
+    python3 -c 'import json, sys; s = json.load(open(sys.argv[1])); print("%.3f" % (1e3 * s["wall_seconds"] / s["generations"]))' "$1"
 }
 
 echo "== 1. OpenAI-ES, d = 1,000,000, population 256, mpirun -n $ranks (replicated)"
