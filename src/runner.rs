@@ -74,7 +74,10 @@ impl Place {
                 Err(e) if w.size() > 1 => w.abort(&format!("{e:#}")),
                 _ => {
                     if std::env::var_os("EVOFORGE_MPI_STATS").is_some() {
-                        eprintln!("mpi-stats {}", w.stats_json());
+                        // One write, so the lines of ranks sharing a stderr do not interleave.
+                        use std::io::Write;
+                        let line = format!("mpi-stats {}\n", w.stats_json());
+                        let _ = std::io::stderr().write_all(line.as_bytes());
                     }
                     evoforge_cluster::mpi::finalize();
                 }
