@@ -21,7 +21,7 @@ bin=${EVOFORGE:-target/release/evoforge}
 threads=${THREADS:-2}
 peers=${PEERS:-/work/peers-tsp}
 m500=${M500:-128}; m1000=${M1000:-128}; m10000=${M10000:-16}
-rate=150000000   # work units per CPU second (measured: 100M units in 0.67 s of one core, TSP-500)
+rate=150000000   # work units per CPU second (measured: 100M units in 0.67 s of one core, TSP-500; about 100M at TSP-10000)
 budget() { # N -> the solve flags of T = 0.01
   if [ "${BUDGET:-work}" = time ]; then echo "--t 0.01"; else echo "--t 0 --work $(( $1 * rate / 100 ))"; fi
 }

@@ -17,10 +17,13 @@
 //!   prefix of largest closed gain. Back-propagation: each new edge of an improving action gets
 //!   `W += β·(exp(Δ/L) − 1)` (both directions). No improving action: random restart.
 //!
-//! Differences from the C++ (each chosen for speed or memory, none changes the search):
-//! * The tour is an array with a position index (`succ`, `pred` and positions in O(1)); every
-//!   step of a k-opt action is a 2-opt move that reverses the shorter side, and the simulation
-//!   is undone by replaying its reversals backwards (the C++ copies the whole tour per sample).
+//! Differences from the C++ (for speed or memory; the dropped increments, the exact probabilities
+//! and the mirror 2-opt move change the search slightly, the rest does not):
+//! * The tour is an array with a position index (`succ`, `pred` and positions in O(1)). Every
+//!   step of a k-opt action is a 2-opt move reversing the shorter side; a simulation never
+//!   touches the tour: it keeps its reversals as pending position ranges and answers position
+//!   queries through them in O(k), and only the chosen action is applied (the C++ copies the
+//!   whole tour for every sample).
 //! * `W` and `Chosen` are stored only for a city's candidates and its stored heatmap entries;
 //!   increments of other edges count in the row total `Σ_j W_bj` (so `W̄` is exact, kept in O(1)
 //!   instead of an O(N) sum per step) but are otherwise dropped. Unstored edges keep `W = 0`,
