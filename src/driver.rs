@@ -109,6 +109,9 @@ pub struct Summary {
     pub wall_seconds: f64,
     /// Why the study stopped.
     pub stop_reason: String,
+    /// The strategy's own counters (`Strategy::report`), when it has any.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub strategy_report: evoforge_core::Metrics,
 }
 
 /// A checkpoint: the full strategy state and the loop's counters after a generation's tell.
@@ -633,6 +636,7 @@ where
             generations: lp.generations,
             wall_seconds: elapsed,
             stop_reason: stop,
+            strategy_report: self.strategy.report(&lp.state),
         };
         if let (Some(d), Some(j)) = (&self.settings.dir, journal.as_mut()) {
             j.sync()?;

@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use evoforge_core::{ConfigError, Describe, ParamDoc, Problem};
+use evoforge_llm::EvoLlm;
 use evoforge_problems::{
     BbobConfig, ClassicConfig, MazeConfig, PolicyConfig, SleepConfig, TspMctsConfig,
 };
@@ -132,6 +133,8 @@ tagged! {
         "snes" => Snes(<Snes as evoforge_core::Strategy>::Config),
         /// Parameter-exploring policy gradients (PGPE) with ClipUp.
         "pgpe" => Pgpe(<Pgpe as evoforge_core::Strategy>::Config),
+        /// EvoLLM: a language model proposes the mean (Lange et al. 2024).
+        "evollm" => EvoLlm(<EvoLlm as evoforge_core::Strategy>::Config),
     }
 }
 
@@ -431,6 +434,7 @@ impl StrategySpec {
             StrategySpec::Spsa(c) => v.visit::<Spsa>(c),
             StrategySpec::Snes(c) => v.visit::<Snes>(c),
             StrategySpec::Pgpe(c) => v.visit::<Pgpe>(c),
+            StrategySpec::EvoLlm(c) => v.visit::<EvoLlm>(c),
         }
     }
 
@@ -449,6 +453,7 @@ impl StrategySpec {
             describe::<<Spsa as evoforge_core::Strategy>::Config>(),
             describe::<<Snes as evoforge_core::Strategy>::Config>(),
             describe::<<Pgpe as evoforge_core::Strategy>::Config>(),
+            describe::<<EvoLlm as evoforge_core::Strategy>::Config>(),
         ]
     }
 }

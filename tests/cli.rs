@@ -251,6 +251,22 @@ fn example_studies_run() {
             assert!(stderr(&o).contains("--features mpi"), "{}", stderr(&o));
             continue;
         }
+        // EvoLLM studies need the language model (fetched by .ci/run; see README).
+        if text.contains("kind: evollm")
+            && !evoforge_llm::evollm::default_model_path().is_file()
+        {
+            assert!(
+                !std::env::var("EVOFORGE_REQUIRE_MODEL").is_ok_and(|v| v == "1"),
+                "{}: EVOFORGE_REQUIRE_MODEL=1 but the model is missing",
+                p.display()
+            );
+            eprintln!(
+                "SKIPPED {}: no language model at {}",
+                p.display(),
+                evoforge_llm::evollm::default_model_path().display()
+            );
+            continue;
+        }
         let tmp = tempfile::tempdir().unwrap();
         let o = evoforge(&["run", p.to_str().unwrap(), "--output", "out"], tmp.path());
         assert!(o.status.success(), "{}: {}", p.display(), stderr(&o));

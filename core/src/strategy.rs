@@ -68,6 +68,11 @@ pub trait Strategy: Send + Sync + Sized + 'static {
     fn recommend(&self, _s: &Self::State) -> Option<Vec<f64>> {
         None
     }
+    /// Counters the strategy reports in the study's summary (EvoLLM: model queries, tokens,
+    /// fallbacks). Empty by default.
+    fn report(&self, _s: &Self::State) -> Metrics {
+        Metrics::new()
+    }
     /// `Some(reason)` when the strategy has nothing more to do (converged and no restarts left).
     fn stop(&self, _s: &Self::State) -> Option<String> {
         None
