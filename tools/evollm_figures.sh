@@ -34,7 +34,16 @@ if [ "$skip_bbob" = 0 ]; then
   "$bin" bench bbob --strategy '{kind: random, popsize: 8}' "${common[@]}" --threads 1 --output "$out/random.csv"
   "$bin" bench bbob --strategy '{kind: one_plus_one}' "${common[@]}" --threads 1 --output "$out/one_plus_one.csv"
   "$bin" bench bbob --strategy '{kind: cmaes}' "${common[@]}" --threads 1 --output "$out/cmaes.csv"
-  /usr/bin/time -v "$bin" bench bbob --strategy "$evollm" "${common[@]}" --threads 1 --output "$out/evollm.csv" 2> "$out/evollm.time"
+  # One invocation per (dimension, function), so a stopped run keeps what it finished.
+  for d in 2 5; do
+    for f in 1 2 8 15 21; do
+      [ -s "$out/evollm_d${d}_f$f.csv" ] && continue
+      "$bin" bench bbob --strategy "$evollm" --functions $f --dimensions $d --instances 1-5 \
+        --budget-per-dim "$bpd" --seed 1 --threads 1 --output "$out/evollm_d${d}_f$f.part"
+      mv "$out/evollm_d${d}_f$f.part" "$out/evollm_d${d}_f$f.csv"
+    done
+  done
+  cat "$out"/evollm_d*_f*.csv | awk 'NR == 1 || !/^function/' > "$out/evollm.csv"
 fi
 
 python3 - "$out" <<'EOF'

@@ -298,7 +298,7 @@ impl Describe for EvoLlmConfig {
             ParamDoc::opt(
                 "model",
                 "{kind: embedded, path, weights, threads} | {kind: http, url, model, api_key_env, timeout_seconds, retries}",
-                "{kind: embedded}",
+                r#"{"kind": "embedded", "path": null, "weights": "f32", "threads": 1}"#,
                 "language model; embedded default path $EVOFORGE_MODEL_DIR or ~/.cache/evoforge/models",
             ),
             ParamDoc::opt("popsize", "int", d.popsize, "population size"),
