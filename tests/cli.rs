@@ -252,9 +252,7 @@ fn example_studies_run() {
             continue;
         }
         // EvoLLM studies need the language model (fetched by .ci/run; see README).
-        if text.contains("kind: evollm")
-            && !evoforge_llm::evollm::default_model_path().is_file()
-        {
+        if text.contains("kind: evollm") && !evoforge_llm::evollm::default_model_path().is_file() {
             assert!(
                 !std::env::var("EVOFORGE_REQUIRE_MODEL").is_ok_and(|v| v == "1"),
                 "{}: EVOFORGE_REQUIRE_MODEL=1 but the model is missing",
