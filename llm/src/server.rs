@@ -35,8 +35,7 @@ impl Server {
 
     /// Answers requests until the process ends (or, with `max_requests`, after that many).
     pub fn run(&self, max_requests: Option<u64>) {
-        let mut served = 0u64;
-        for mut rq in self.http.incoming_requests() {
+        for (served, mut rq) in self.http.incoming_requests().enumerate() {
             let mut body = String::new();
             let read = std::io::Read::read_to_string(rq.as_reader(), &mut body);
             let (status, answer) = match read {
@@ -50,8 +49,7 @@ impl Server {
                 .with_status_code(status)
                 .with_header(header);
             let _ = rq.respond(resp);
-            served += 1;
-            if max_requests.is_some_and(|m| served >= m) {
+            if max_requests.is_some_and(|m| served as u64 + 1 >= m) {
                 break;
             }
         }
