@@ -177,7 +177,7 @@ impl Default for BoConfig {
 
 impl Describe for BoConfig {
     const KIND: &'static str = Bo::NAME;
-    const SUMMARY: &'static str = "Bayesian optimization: exact GP (MAP, BoTorch priors) + LogEI/EI/PI/UCB, q-batch by Kriging believer";
+    const SUMMARY: &'static str = "Bayesian optimization: exact GP (MAP, BoTorch priors) + LogEI/EI/PI/UCB/noisy EI/KG or Thompson sampling, q-batch by Kriging believer";
     fn params() -> Vec<ParamDoc> {
         vec![
             ParamDoc::opt("q", "int", "1", "points per ask after the initial design"),
