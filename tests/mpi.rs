@@ -158,7 +158,7 @@ fn killed_under_2_ranks_resumed_under_4_is_exact() {
         let t = tmp.path();
         let text = |evaluator: &str, dir: &str| {
             format!(
-                "name: kill\nseed: 3\nproblem: {{kind: sleep, dimension: 4, milliseconds: 2}}\n\
+                "name: kill\nseed: 3\nproblem: {{kind: sleep, dimension: 4, milliseconds: 3}}\n\
                  strategy: {strategy}\nbudget: {{evaluations: 2400}}\nevaluator: {evaluator}\n\
                  output: {{dir: {dir}, checkpoint_generations: 3, fsync_seconds: 0.05}}\n"
             )
@@ -182,8 +182,22 @@ fn killed_under_2_ranks_resumed_under_4_is_exact() {
                 break;
             }
             let mut child = c.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
-            // Let it get going (MPI start-up included), then kill it part-way.
-            std::thread::sleep(Duration::from_millis(900));
+            // Let it get going (MPI start-up included) until this session has journaled some
+            // evaluations, then kill it part-way: a fixed delay raced the whole study on an idle
+            // machine.
+            let lines = |d: &std::path::Path| {
+                std::fs::read_to_string(d.join("journal.jsonl"))
+                    .map(|j| j.lines().filter(|l| l.contains("\"wall\"")).count())
+                    .unwrap_or(0)
+            };
+            let before = lines(&dir);
+            let start = Instant::now();
+            while lines(&dir) < before + 60
+                && child.try_wait().unwrap().is_none()
+                && start.elapsed() < Duration::from_secs(60)
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
             if child.try_wait().unwrap().is_none() {
                 let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
                 killed += 1;
@@ -195,6 +209,10 @@ fn killed_under_2_ranks_resumed_under_4_is_exact() {
             }
         }
         assert!(killed >= 1, "{name}: the study ended before it could be killed");
+        assert!(
+            killed >= 2,
+            "{name}: the first resume ended before it could be killed; make the study longer"
+        );
         let raw = std::fs::read_to_string(dir.join("journal.jsonl")).unwrap();
         assert!(raw.contains("\"resume\""), "{name}: the study was never resumed");
         let j = normalized_journal(&dir);
