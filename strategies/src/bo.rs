@@ -123,6 +123,30 @@ pub enum Acquisition {
     Kg,
 }
 
+/// GP targets from observed values: a failure (`+inf`, NaN) becomes the worst finite value and
+/// `-inf` the best, so the surrogate stays finite. `None` with fewer than two finite values.
+pub(crate) fn gp_targets(values: impl Iterator<Item = f64> + Clone) -> Option<Vec<f64>> {
+    let finite = values.clone().filter(|y| y.is_finite());
+    if finite.clone().count() < 2 {
+        return None;
+    }
+    let worst = finite.clone().fold(f64::NEG_INFINITY, f64::max);
+    let best = finite.fold(f64::INFINITY, f64::min);
+    Some(
+        values
+            .map(|y| {
+                if y.is_finite() {
+                    y
+                } else if y == f64::NEG_INFINITY {
+                    best
+                } else {
+                    worst
+                }
+            })
+            .collect(),
+    )
+}
+
 /// Configuration of [`Bo`] (YAML `kind: bo`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -409,27 +433,8 @@ impl Bo {
     /// The GP on the observations (failures at the worst finite value), or `None` with fewer
     /// than two finite results.
     fn fit(&self, s: &mut BoState, rng: &mut Rng) -> Option<Gp> {
-        let finite: Vec<f64> =
-            s.observations.iter().map(|o| o.y).filter(|y| y.is_finite()).collect();
-        if finite.len() < 2 {
-            return None;
-        }
-        let worst = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let bestv = finite.iter().copied().fold(f64::INFINITY, f64::min);
+        let ys = gp_targets(s.observations.iter().map(|o| o.y))?;
         let xs: Vec<Vec<f64>> = s.observations.iter().map(|o| o.x.clone()).collect();
-        let ys: Vec<f64> = s
-            .observations
-            .iter()
-            .map(|o| {
-                if o.y.is_finite() {
-                    o.y
-                } else if o.y == f64::NEG_INFINITY {
-                    bestv
-                } else {
-                    worst
-                }
-            })
-            .collect();
         let (lo, hi) = (self.space.lower(), self.space.upper());
         let gp = Gp::fit(&lo, &hi, &xs, &ys, &self.fit_options(), s.params.as_ref(), rng).ok()?;
         s.params = Some(gp.params().clone());

@@ -45,6 +45,7 @@ use evoforge_core::{
 use rand::RngExt;
 use serde::{Deserialize, Serialize};
 
+use crate::bo::gp_targets;
 use crate::gp::{FitOptions, Gp, GpParams, Kernel};
 use crate::halton::Halton;
 use crate::util::{improve_best, nf};
@@ -296,26 +297,8 @@ impl Turbo {
     /// The local GP (unit cube) on the restart's data, or `None` with fewer than two finite
     /// values.
     fn fit(&self, s: &mut TurboState, rng: &mut Rng) -> Option<(Gp, Vec<f64>)> {
-        let finite: Vec<f64> = s.local.iter().map(|o| o.y).filter(|y| y.is_finite()).collect();
-        if finite.len() < 2 {
-            return None;
-        }
-        let worst = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let bestv = finite.iter().copied().fold(f64::INFINITY, f64::min);
+        let ys = gp_targets(s.local.iter().map(|o| o.y))?;
         let xs: Vec<Vec<f64>> = s.local.iter().map(|o| o.u.clone()).collect();
-        let ys: Vec<f64> = s
-            .local
-            .iter()
-            .map(|o| {
-                if o.y.is_finite() {
-                    o.y
-                } else if o.y == f64::NEG_INFINITY {
-                    bestv
-                } else {
-                    worst
-                }
-            })
-            .collect();
         let d = self.space.dim();
         let opts = FitOptions {
             kernel: self.config.kernel,
