@@ -231,6 +231,15 @@ fn killed_under_2_ranks_resumed_under_4_is_exact() {
         ids.dedup();
         assert_eq!(ids.len(), n, "{name}: an evaluation journaled twice");
         assert_same(&t.join("ref"), &dir, &format!("{name}: killed -n 2, resumed -n 4 / -n 3"));
+
+        // Resuming the finished study reports its summary once, not once per rank.
+        let o = with_deadline(
+            mpirun_command(2, &["resume", dir.to_str().unwrap()], t),
+            Duration::from_secs(60),
+        );
+        assert!(o.status.success(), "{name}: resume of a finished study: {}", stderr(&o));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(out.matches("\"best_f\"").count(), 1, "{name}: {out}");
     }
 }
 
