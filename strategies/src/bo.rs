@@ -88,6 +88,7 @@ use evoforge_core::{
 };
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::gp::{FitOptions, Gp, GpParams, Kernel, factor_with_jitter, forward};
@@ -494,7 +495,7 @@ impl Bo {
     fn maximise_with(&self, score: &Score, raw: &[f64], rng: &mut Rng) -> Vec<f64> {
         let d = self.space.dim();
         let scores: Vec<f64> = raw
-            .chunks(d)
+            .par_chunks(d)
             .map(|u| score(u, None))
             .map(|a| if a.is_nan() { f64::NEG_INFINITY } else { a })
             .collect();
@@ -502,20 +503,27 @@ impl Bo {
         let (lo, hi) = (vec![0.0; d], vec![1.0; d]);
         let opts =
             lbfgsb::Options { max_iters: 100, pgtol: 1e-6, ftol: 1e-10, ..Default::default() };
+        // Independent restarts in parallel, compared in start order (same result at any thread
+        // count).
+        let runs: Vec<lbfgsb::Minimum> = starts
+            .par_iter()
+            .map(|&k| {
+                lbfgsb::minimize(
+                    |x, g| {
+                        let a = score(x, Some(&mut *g));
+                        g.iter_mut().for_each(|v| *v = -*v);
+                        -a
+                    },
+                    &raw[k * d..(k + 1) * d],
+                    &lo,
+                    &hi,
+                    &opts,
+                )
+            })
+            .collect();
         let mut best: Option<(Vec<f64>, f64)> = None;
-        for &k in &starts {
+        for (&k, m) in starts.iter().zip(runs) {
             let x0 = &raw[k * d..(k + 1) * d];
-            let m = lbfgsb::minimize(
-                |x, g| {
-                    let a = score(x, Some(&mut *g));
-                    g.iter_mut().for_each(|v| *v = -*v);
-                    -a
-                },
-                x0,
-                &lo,
-                &hi,
-                &opts,
-            );
             let (x, f) = if m.f <= -scores[k] { (m.x, m.f) } else { (x0.to_vec(), -scores[k]) };
             if f.is_finite() && best.as_ref().is_none_or(|b| f < b.1) {
                 best = Some((x, f));
@@ -613,7 +621,7 @@ fn expected_max_affine(a: &[f64], b: &[f64]) -> f64 {
 }
 
 /// An acquisition value at a unit-cube point, with its gradient when asked.
-type Score<'a> = dyn Fn(&[f64], Option<&mut [f64]>) -> f64 + 'a;
+type Score<'a> = dyn Fn(&[f64], Option<&mut [f64]>) -> f64 + Sync + 'a;
 
 /// Noisy EI with fixed base samples for one maximisation (see the module doc).
 struct NoisyEi {

@@ -22,10 +22,17 @@
 //! # Fit: maximum a posteriori, as BoTorch's `SingleTaskGP` since 0.12
 //!
 //! Maximises `log p(z | θ) + log p(θ)` with analytic gradients (R&W eq. 5.9,
-//! `∂/∂θ log p = ½ tr((ααᵀ − K⁻¹) ∂K/∂θ)`; `K⁻¹` is formed from the factor once per evaluation
-//! for this trace only) by the projected L-BFGS of `lbfgsb`, in log coordinates, from several
+//! `∂/∂θ log p = ½ tr((ααᵀ − K⁻¹) ∂K/∂θ)`, summed entrywise: `Σ_ij W_ij ∂K_ij` with
+//! `W = ααᵀ − K⁻¹`) by the projected L-BFGS of `lbfgsb`, in log coordinates, from several
 //! starts: the previous fit (warm start) when given, the prior mode, then draws from the
-//! priors. Priors (Hvarfner et al. 2024, "Vanilla Bayesian Optimization Performs Great in High
+//! priors. The starts run in parallel and the best is chosen in start order, so the fit does
+//! not depend on the thread count. The trace needs every entry of `K⁻¹`; they come from the
+//! factor (`L⁻¹` by triangular inversion, then `L⁻ᵀ L⁻¹`, LAPACK's `potri`, which is also what
+//! the backward pass of gpytorch's Cholesky log-determinant computes), once per evaluation and
+//! for this trace only: `2n³/3` flops against the factor's `n³/3`. No system is ever solved
+//! with it (α and every prediction use the factor). A cheaper route does not exist for the
+//! exact gradient: `tr(K⁻¹ ∂K_q)` for `d + 1` dense `∂K_q` by solves would cost `n³` per
+//! hyperparameter; stochastic trace estimators (as gpytorch's CG mode) are not exact. Priors (Hvarfner et al. 2024, "Vanilla Bayesian Optimization Performs Great in High
 //! Dimensions"; BoTorch `get_covar_module_with_dim_scaled_prior`,
 //! `get_gaussian_likelihood_with_lognormal_prior`):
 //! * length scales `ℓ_j ~ LogNormal(√2 + ½ log d, √3)`, constrained to `[0.025, 1000]`;
@@ -43,6 +50,7 @@ use faer::linalg::cholesky::llt;
 use faer::{MatMut, MatRef, Par};
 use rand::RngExt;
 use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::lbfgsb;
@@ -473,16 +481,23 @@ impl Gp {
             ftol: 1e-9,
             ..Default::default()
         };
+        // The starts are independent: run them in parallel, then pick the best in start order
+        // (first wins ties), so the fit is the same at any thread count.
+        let runs: Vec<lbfgsb::Minimum> = starts
+            .par_iter()
+            .map(|s0| {
+                debug_assert_eq!(s0.len(), np);
+                lbfgsb::minimize(
+                    |t, g| neg_log_posterior(&data, t, g, learn_s),
+                    s0,
+                    &blo,
+                    &bhi,
+                    &lopts,
+                )
+            })
+            .collect();
         let mut best: Option<lbfgsb::Minimum> = None;
-        for s0 in &starts {
-            debug_assert_eq!(s0.len(), np);
-            let m = lbfgsb::minimize(
-                |t, g| neg_log_posterior(&data, t, g, learn_s),
-                s0,
-                &blo,
-                &bhi,
-                &lopts,
-            );
+        for m in runs {
             if m.f.is_finite() && best.as_ref().is_none_or(|b| m.f < b.f) {
                 best = Some(m);
             }

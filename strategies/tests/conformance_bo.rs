@@ -171,3 +171,25 @@ fn turbo_beats_random_search_on_ackley_20() {
         assert!(t.best < r.best - 2.0, "seed {seed}: turbo {} vs random {}", t.best, r.best);
     }
 }
+
+/// The fit starts, the raw-sample scores and the acquisition restarts run in parallel: the
+/// proposals must not depend on the thread count (bitwise).
+#[test]
+fn same_proposals_at_1_and_4_threads() {
+    let trace = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| {
+            let s = Bo::new(BoConfig { q: 2, ..base() }, &space()).unwrap();
+            let mut st = s.init(&mut stream(5, &[Purpose::Init as u64]));
+            let mut xs = Vec::new();
+            for g in 0..8 {
+                let c = s.ask(&mut st, &mut stream(5, &[Purpose::Ask as u64, g]));
+                xs.extend(c.iter().map(|c| c.genome.clone()));
+                s.tell(&mut st, &c.iter().map(told).collect::<Vec<_>>(), &mut stream(5, &[3]))
+                    .unwrap();
+            }
+            xs
+        })
+    };
+    assert_eq!(trace(1), trace(4));
+}
