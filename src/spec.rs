@@ -12,7 +12,8 @@ use evoforge_problems::{
     BbobConfig, ClassicConfig, MazeConfig, PolicyConfig, SleepConfig, TspMctsConfig,
 };
 use evoforge_strategies::{
-    Bo, Cbo, CmaEs, DeepGa, NsEs, OnePlusOne, OpenAiEs, Pgpe, RandomSearch, Snes, Spsa, Turbo,
+    Bo, Cbo, CmaEs, DeepGa, HillClimbing, NsEs, OnePlusOne, OpenAiEs, Pgpe, RandomSearch, Snes,
+    Spsa, Turbo,
 };
 use serde::de::{self, MapAccess, Visitor, value::MapAccessDeserializer};
 use serde::{Deserialize, Deserializer};
@@ -115,6 +116,8 @@ tagged! {
         "cmaes" => CmaEs(<CmaEs as evoforge_core::Strategy>::Config),
         /// (1+1)-ES with the 1/5th success rule.
         "one_plus_one" => OnePlusOne(<OnePlusOne as evoforge_core::Strategy>::Config),
+        /// Gaussian hill climbing around the best point, scheduled σ (EvoLLM's baseline).
+        "hill_climbing" => HillClimbing(<HillClimbing as evoforge_core::Strategy>::Config),
         /// OpenAI-ES with mirrored sampling from the shared noise table.
         "openai_es" => OpenAiEs(<OpenAiEs as evoforge_core::Strategy>::Config),
         /// The Deep GA with seed-chain genomes; GA-NS with `novelty`.
@@ -425,6 +428,7 @@ impl StrategySpec {
             StrategySpec::Random(c) => v.visit::<RandomSearch>(c),
             StrategySpec::CmaEs(c) => v.visit::<CmaEs>(c),
             StrategySpec::OnePlusOne(c) => v.visit::<OnePlusOne>(c),
+            StrategySpec::HillClimbing(c) => v.visit::<HillClimbing>(c),
             StrategySpec::OpenAiEs(c) => v.visit::<OpenAiEs>(c),
             StrategySpec::DeepGa(c) => v.visit::<DeepGa>(c),
             StrategySpec::NsEs(c) => v.visit::<NsEs>(c),
@@ -444,6 +448,7 @@ impl StrategySpec {
             describe::<<RandomSearch as evoforge_core::Strategy>::Config>(),
             describe::<<CmaEs as evoforge_core::Strategy>::Config>(),
             describe::<<OnePlusOne as evoforge_core::Strategy>::Config>(),
+            describe::<<HillClimbing as evoforge_core::Strategy>::Config>(),
             describe::<<OpenAiEs as evoforge_core::Strategy>::Config>(),
             describe::<<DeepGa as evoforge_core::Strategy>::Config>(),
             describe::<<NsEs as evoforge_core::Strategy>::Config>(),

@@ -6,6 +6,8 @@
 //!
 //! * [`random_search::RandomSearch`] (`kind: random`): uniform sampling in the bounds.
 //! * [`one_plus_one::OnePlusOne`] (`kind: one_plus_one`): (1+1)-ES with the one-fifth rule.
+//! * [`hill_climbing::HillClimbing`] (`kind: hill_climbing`): Gaussian hill climbing around the
+//!   best point with a scheduled σ (evosax's baseline in the EvoLLM paper).
 //! * [`cmaes::CmaEs`] (`kind: cmaes`): CMA-ES with IPOP/BIPOP restarts and sep-CMA-ES.
 //! * [`openai_es::OpenAiEs`] (`kind: openai_es`): OpenAI-ES (Salimans et al. 2017) with
 //!   noise-table genomes, mirrored sampling, centered ranks and Adam/SGD/Lion/ClipUp.
@@ -42,6 +44,7 @@ pub mod conformance;
 pub mod deep_ga;
 pub mod gp;
 pub mod halton;
+pub mod hill_climbing;
 mod lbfgsb;
 pub mod ns_es;
 pub mod one_plus_one;
@@ -58,6 +61,7 @@ pub use cbo::{AlphaSchedule, BatchVar, Cbo, CboBounds, CboConfig, CboNoise, CboS
 pub use cmaes::{BoundHandling, CmaEs, CmaEsConfig, CmaEsState, Restarts};
 pub use deep_ga::{DeepGa, DeepGaConfig, DeepGaState, NoveltyConfig, SeedChain};
 pub use gp::{FitOptions, Gp, GpError, GpParams, Kernel};
+pub use hill_climbing::{HillClimbing, HillClimbingConfig, HillClimbingState};
 pub use ns_es::{AgentSelection, NsEs, NsEsConfig, NsEsState};
 pub use one_plus_one::{OnePlusOne, OnePlusOneConfig, OnePlusOneState};
 pub use openai_es::{

@@ -2,8 +2,9 @@
 use evoforge_core::{Describe, Space, Strategy};
 use evoforge_strategies::conformance::{Options, Progress, check_all, check_describe};
 use evoforge_strategies::{
-    BoundHandling, CmaEs, CmaEsConfig, FitnessShaping, OnePlusOne, OnePlusOneConfig, OpenAiEs,
-    OpenAiEsConfig, Optimizer, RandomSearch, RandomSearchConfig, Restarts,
+    BoundHandling, CmaEs, CmaEsConfig, FitnessShaping, HillClimbing, HillClimbingConfig,
+    OnePlusOne, OnePlusOneConfig, OpenAiEs, OpenAiEsConfig, Optimizer, RandomSearch,
+    RandomSearchConfig, Restarts,
 };
 
 fn space() -> Space {
@@ -21,6 +22,15 @@ fn random_search_conforms() {
 fn one_plus_one_conforms() {
     let s = OnePlusOne::new(OnePlusOneConfig::default(), &space()).unwrap();
     let opts = Options { budget: 3000, progress: Progress::Orders(6.0), ..Default::default() };
+    check_all(&s, &space(), &opts).unwrap();
+}
+
+#[test]
+fn hill_climbing_conforms() {
+    // σ decays to its floor (0.002 of the range) after ~45 generations: the sphere in 5-D goes
+    // from ~O(10) to ~1e-4.
+    let s = HillClimbing::new(HillClimbingConfig::default(), &space()).unwrap();
+    let opts = Options { budget: 2000, progress: Progress::Orders(3.0), ..Default::default() };
     check_all(&s, &space(), &opts).unwrap();
 }
 
@@ -111,6 +121,7 @@ fn describe_kind_is_the_strategy_name() {
     assert_eq!(OpenAiEs::NAME, "openai_es");
     check_describe::<RandomSearchConfig>().unwrap();
     check_describe::<OnePlusOneConfig>().unwrap();
+    check_describe::<HillClimbingConfig>().unwrap();
     check_describe::<CmaEsConfig>().unwrap();
     check_describe::<OpenAiEsConfig>().unwrap();
 }
