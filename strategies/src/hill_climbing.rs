@@ -222,12 +222,12 @@ mod tests {
         let best = s.best(&st).unwrap().0;
         let asked = s.ask(&mut st, &mut rng);
         let n = asked.len() as f64;
-        for i in 0..2 {
+        for (i, &b) in best.iter().enumerate() {
             let mean = asked.iter().map(|c| c.genome[i]).sum::<f64>() / n;
             let var = asked.iter().map(|c| (c.genome[i] - mean).powi(2)).sum::<f64>() / n;
             let sd = st.sigma * 2.0;
             // 400 draws: the mean is within 4 standard errors, the std within 15%.
-            assert!((mean - best[i]).abs() < 4.0 * sd / n.sqrt(), "{i}: {mean} vs {}", best[i]);
+            assert!((mean - b).abs() < 4.0 * sd / n.sqrt(), "{i}: {mean} vs {b}");
             assert!((var.sqrt() / sd - 1.0).abs() < 0.15, "{i}: {} vs {sd}", var.sqrt());
         }
     }
