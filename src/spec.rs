@@ -9,7 +9,8 @@ use std::sync::Arc;
 use evoforge_core::{ConfigError, Describe, ParamDoc, Problem};
 use evoforge_llm::EvoLlm;
 use evoforge_problems::{
-    BbobConfig, ClassicConfig, MazeConfig, PolicyConfig, SleepConfig, TspMctsConfig,
+    BbobConfig, ClassicConfig, MazeConfig, MixedQuadraticConfig, PolicyConfig, SleepConfig,
+    TspMctsConfig,
 };
 use evoforge_strategies::{
     Bo, Cbo, CmaEs, DeepGa, HillClimbing, NsEs, OnePlusOne, OpenAiEs, Pgpe, RandomSearch, Snes,
@@ -163,6 +164,8 @@ tagged! {
         "maze" => Maze(MazeConfig),
         /// The sphere after a fixed sleep (a simulated expensive objective).
         "sleep" => Sleep(SleepConfig),
+        /// A mixed-variable toy (reals, an integer, a categorical) with a known optimum.
+        "mixed_quadratic" => MixedQuadratic(MixedQuadraticConfig),
         /// Tune the heatmap-guided MCTS for the TSP on generated instances.
         "tsp_mcts" => TspMcts(TspMctsConfig),
     }
@@ -392,6 +395,7 @@ impl ProblemSpec {
             ProblemSpec::GymPolicy(c) => tagged_json(self.kind(), c),
             ProblemSpec::Maze(c) => tagged_json(self.kind(), c),
             ProblemSpec::Sleep(c) => tagged_json(self.kind(), c),
+            ProblemSpec::MixedQuadratic(c) => tagged_json(self.kind(), c),
             ProblemSpec::TspMcts(c) => tagged_json(self.kind(), c),
         }
     }
@@ -404,6 +408,7 @@ impl ProblemSpec {
             ProblemSpec::GymPolicy(c) => Arc::new(c.build()?),
             ProblemSpec::Maze(c) => Arc::new(c.build()?),
             ProblemSpec::Sleep(c) => Arc::new(c.build()?),
+            ProblemSpec::MixedQuadratic(c) => Arc::new(c.build()?),
             ProblemSpec::TspMcts(c) => Arc::new(c.build()?),
         })
     }
@@ -416,6 +421,7 @@ impl ProblemSpec {
             describe::<PolicyConfig>(),
             describe::<MazeConfig>(),
             describe::<SleepConfig>(),
+            describe::<MixedQuadraticConfig>(),
             describe::<TspMctsConfig>(),
         ]
     }

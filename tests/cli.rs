@@ -343,3 +343,21 @@ fn seed_option_overrides_the_study_seed() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(normalized_journal(&tmp.path().join("d")), normalized_journal(&b));
 }
+
+/// The mixed-space BO study: the problem rejects any point off its grid (a failure), so no
+/// failures means every proposal was a grid point; and the known optimum's discrete part
+/// (integer 3, category 2) is found within its 30 evaluations.
+#[test]
+fn mixed_space_bo_study_stays_on_the_grid_and_finds_the_optimum() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let p = root.join("studies/mixed_quadratic_bo.yaml");
+    let tmp = tempfile::tempdir().unwrap();
+    let o = evoforge(&["run", p.to_str().unwrap(), "--output", "out"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = summary(&tmp.path().join("out"));
+    assert_eq!(s["evaluations"], 30);
+    assert_eq!(s["failures"], 0);
+    assert_eq!(s["best_x"][2], 3.0, "{s}");
+    assert_eq!(s["best_x"][3], 2.0, "{s}");
+    assert!(s["best_f"].as_f64().unwrap() < 0.05, "{s}");
+}

@@ -19,6 +19,8 @@
 //!   with the final position as the behaviour descriptor; `kind: maze`.
 //! * [`tsp`]: the travelling salesman problem solved by the heatmap-guided MCTS of Fu et al.
 //!   (2021), and `kind: tsp_mcts`, which tunes that MCTS on generated instances (Pan et al. 2024).
+//! * [`mixed`]: a mixed-variable toy (reals, an integer, a categorical) with a known optimum;
+//!   `kind: mixed_quadratic`.
 //! * [`sleep`]: the sphere after a fixed sleep, a simulated expensive objective for scaling
 //!   measurements; `kind: sleep`.
 //!
@@ -32,6 +34,7 @@ pub mod bbob;
 pub mod classic;
 pub mod gym;
 pub mod maze;
+pub mod mixed;
 pub mod policy;
 pub mod sleep;
 pub mod tsp;
@@ -40,6 +43,7 @@ pub use bbob::{Bbob, BbobConfig, bbob_function_name};
 pub use classic::{Classic, ClassicConfig, ClassicKind};
 pub use gym::{Action, ActionSpace, ClassicControl, Env, Step, Transition};
 pub use maze::{Maze, MazeConfig, MazeController, MazeLayout};
+pub use mixed::{MixedQuadratic, MixedQuadraticConfig};
 pub use policy::{Activation, GymPolicy, Mlp, PolicyConfig};
 pub use sleep::{Sleep, SleepConfig};
 pub use tsp::{TspMcts, TspMctsConfig};

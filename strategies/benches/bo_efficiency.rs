@@ -16,12 +16,17 @@
 //!   `q = 1`, 2d + 1 initial points) and random search, the same budget; median and quartiles
 //!   of the final best value (the minimum is 0).
 //!
-//! Run: `cargo bench -p evoforge-strategies --bench bo_efficiency -- time|regret|turbo
-//! [--seeds 10] [--reps 5] [--budget 200] [--only branin] [--acq log_ei|thompson|noisy_ei|kg]`.
+//! * `mixed`: the mixed quadratic of `evoforge_problems::mixed` (2 reals, an integer, a
+//!   categorical; minimum 0), `bo` defaults, `--budget` (default 40) evaluations, seeds
+//!   0..`--seeds`: the median best value and how often the discrete optimum was found.
+//!
+//! Run: `cargo bench -p evoforge-strategies --bench bo_efficiency -- time|regret|turbo|mixed
+//! [--seeds 10] [--reps 5] [--budget 200] [--only branin] [--acq log_ei|thompson|noisy_ei|kg]
+//! [--config '{"noise_prior": "gamma"}']`.
 use std::time::Instant;
 
 use evoforge_core::{Evaluated, Evaluation, Outcome, Purpose, Strategy, stream};
-use evoforge_problems::{Classic, ClassicKind};
+use evoforge_problems::{Classic, ClassicKind, MixedQuadratic};
 use evoforge_strategies::conformance;
 use evoforge_strategies::{Bo, BoConfig, RandomSearch, RandomSearchConfig, Turbo, TurboConfig};
 
@@ -147,13 +152,57 @@ fn main() {
             );
         }
     }
+    if args.iter().any(|a| a == "mixed") {
+        // The mixed quadratic (2 reals, an integer, a categorical of 4; minimum 0), `bo`
+        // defaults, seeds 0..`--seeds`, `--budget` (default 40) evaluations.
+        let p = MixedQuadratic::new();
+        let space = evoforge_core::Problem::space(&p).clone();
+        let s = Bo::new(BoConfig::default(), &space).unwrap();
+        let f = |x: &[f64]| p.value(x).unwrap_or(f64::INFINITY);
+        let (seeds, budget) = (opt("--seeds", 10), opt("--budget", 40));
+        let t = Instant::now();
+        let mut best = Vec::new();
+        let mut exact = 0;
+        for seed in 0..seeds {
+            let mut st = s.init(&mut stream(seed, &[Purpose::Init as u64]));
+            let (mut used, mut g) = (0, 0u64);
+            while used < budget {
+                let c = s.ask(&mut st, &mut stream(seed, &[Purpose::Ask as u64, g]));
+                let res: Vec<_> = c
+                    .iter()
+                    .map(|c| Evaluated {
+                        id: c.id,
+                        genome: c.genome.clone(),
+                        outcome: Outcome::Ok(Evaluation::value(f(&c.genome))),
+                    })
+                    .collect();
+                s.tell(&mut st, &res, &mut stream(seed, &[Purpose::Tell as u64, g])).unwrap();
+                used += c.len() as u64;
+                g += 1;
+            }
+            let (x, fb) = s.best(&st).unwrap();
+            exact += usize::from(x[2] == 3.0 && x[3] == 2.0);
+            best.push(fb);
+        }
+        println!(
+            "mixed_quadratic: median best {:.4} over {seeds} seeds ({budget} evaluations; {:.2} s per run); discrete optimum (3, 2) found in {exact}/{seeds}; {best:.4?}",
+            median(best.clone()),
+            t.elapsed().as_secs_f64() / seeds as f64
+        );
+    }
     if args.iter().any(|a| a == "regret") {
         let seeds = opt("--seeds", 10);
         let acq = args.iter().position(|a| a == "--acq").and_then(|i| args.get(i + 1));
-        let cfg: BoConfig = match acq {
-            Some(a) => serde_json::from_str(&format!(r#"{{"acquisition": "{a}"}}"#)).unwrap(),
-            None => BoConfig::default(),
-        };
+        // `--config JSON`: any other `bo` settings, e.g. '{"noise_prior": "gamma"}'.
+        let mut json: serde_json::Value = args
+            .iter()
+            .position(|a| a == "--config")
+            .and_then(|i| args.get(i + 1))
+            .map_or(serde_json::json!({}), |c| serde_json::from_str(c).unwrap());
+        if let Some(a) = acq {
+            json["acquisition"] = a.as_str().into();
+        }
+        let cfg: BoConfig = serde_json::from_value(json).unwrap();
         for (name, kind, d, budget) in [
             ("branin", ClassicKind::Branin, 2, 30),
             ("hartmann6", ClassicKind::Hartmann6, 6, 60),
@@ -170,8 +219,9 @@ fn main() {
                 secs += t;
             }
             println!(
-                "{name} ({:?}): median simple regret {:.4} over {seeds} seeds ({budget} evaluations; {:.1} s per run) {regrets:.4?}",
+                "{name} ({:?}, {}): median simple regret {:.4} over {seeds} seeds ({budget} evaluations; {:.1} s per run) {regrets:.4?}",
                 cfg.acquisition,
+                serde_json::to_string(&cfg).unwrap(),
                 median(regrets.clone()),
                 secs / seeds as f64
             );

@@ -72,6 +72,26 @@
 //! [`crate::lbfgsb`] in the unit box (BoTorch: scipy L-BFGS-B) with analytic gradients; the best
 //! end point wins.
 //!
+//! # Mixed spaces (integer and categorical coordinates)
+//!
+//! Handled in the model and in the search, never by rounding a continuous proposal:
+//! * Kernel (as Optuna's `GPSampler`): an integer coordinate is a distance on the unit scale
+//!   like a real one; a categorical coordinate (codes `0..n`) contributes the indicator
+//!   `[c ≠ c']` to `r²`, with its own length scale, so the codes carry no order (see
+//!   [`crate::gp`]).
+//! * Initial design and raw samples: the quasi-random coordinate is mapped to the value whose
+//!   equal-width bin holds it, so every value has the same mass and every point is a grid
+//!   point.
+//! * Search: BoTorch's `optimize_acqf_mixed_alternating` — from each start, L-BFGS-B over
+//!   the reals with the discrete coordinates held, then the best move to a discrete
+//!   neighbour (another category; an integer `±1, ±2, ±4, …` away), alternating until
+//!   neither improves. Thompson candidates are binned (quasi-random ones) or moved to the
+//!   nearest grid value (perturbations of the incumbent) before the posterior is drawn on
+//!   them.
+//! * Integer bounds must be integers and a categorical coordinate with `n` categories must
+//!   have the bounds `[0, n − 1]`; anything else is a configuration error naming
+//!   `bounds[i]`.
+//!
 //! # Failures and state
 //!
 //! A failed or NaN evaluation enters the GP at the worst finite value seen (so the region is
@@ -83,7 +103,7 @@
 //! categorical coordinates in the kernel (such spaces are refused rather than rounded after
 //! the fact).
 use evoforge_core::{
-    Candidate, ConfigError, Describe, Evaluated, Metrics, ParamDoc, Rng, Space, Strategy,
+    Candidate, ConfigError, Describe, DimKind, Evaluated, Metrics, ParamDoc, Rng, Space, Strategy,
     TellError, stream,
 };
 use rand::RngExt;
@@ -91,7 +111,7 @@ use rand_distr::{Distribution, StandardNormal};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::gp::{FitOptions, Gp, GpParams, Kernel, factor_with_jitter, forward};
+use crate::gp::{FitOptions, Gp, GpParams, Kernel, NoisePrior, factor_with_jitter, forward};
 use crate::halton::Halton;
 use crate::lbfgsb;
 use crate::turbo::{perturbation_candidates, thompson_select, tr_weights};
@@ -172,6 +192,8 @@ pub struct BoConfig {
     pub noise_min: f64,
     /// Learn the kernel's output scale (Gamma(2, 0.15) prior) instead of fixing it to 1.
     pub learn_outputscale: bool,
+    /// Prior on the GP noise variance: BoTorch's `log_normal` or Optuna's `gamma`.
+    pub noise_prior: NoisePrior,
     /// Candidates of `thompson`; `null`: `min(max(1000, 100 d), 5000)`.
     pub n_candidates: Option<usize>,
     /// Monte-Carlo samples of `noisy_ei`.
@@ -193,6 +215,7 @@ impl Default for BoConfig {
             fit_starts: 2,
             noise_min: 1e-6,
             learn_outputscale: false,
+            noise_prior: NoisePrior::LogNormal,
             n_candidates: None,
             mc_samples: 128,
             kg_points: 128,
@@ -236,6 +259,12 @@ impl Describe for BoConfig {
             ),
             ParamDoc::opt("learn_outputscale", "bool", "false", "learn the kernel output scale"),
             ParamDoc::opt(
+                "noise_prior",
+                "log_normal | gamma",
+                "log_normal",
+                "GP noise prior: BoTorch's LogNormal(-4, 1) or Optuna's Gamma(1.1, 30)",
+            ),
+            ParamDoc::opt(
                 "n_candidates",
                 "int | null",
                 "null",
@@ -253,6 +282,66 @@ pub struct Bo {
     config: BoConfig,
     space: Space,
     n_init: usize,
+    /// One entry per coordinate: `None` for a real one, the grid of an integer or categorical
+    /// one.
+    grid: Vec<Option<Grid>>,
+}
+
+/// The values of an integer or categorical coordinate: the integers `a..=b` (categories are
+/// coded `0..n`), in the unit cube at `(v − lo)/(hi − lo)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Grid {
+    a: f64,
+    b: f64,
+    lo: f64,
+    width: f64,
+    categorical: bool,
+}
+
+impl Grid {
+    /// Unit coordinate of the value `v`.
+    fn unit(&self, v: f64) -> f64 {
+        if self.width > 0.0 { (v - self.lo) / self.width } else { 0.0 }
+    }
+
+    /// The value whose equal-width bin holds the uniform `u` (each value gets mass
+    /// `1/(b − a + 1)`): how quasi-random points are put on the grid.
+    fn bin(&self, u: f64) -> f64 {
+        let count = self.b - self.a + 1.0;
+        self.a + (u.clamp(0.0, 1.0) * count).floor().min(count - 1.0)
+    }
+
+    /// The value nearest to unit coordinate `u`.
+    fn nearest(&self, u: f64) -> f64 {
+        (self.lo + u * self.width).round().clamp(self.a, self.b)
+    }
+
+    /// Unit coordinates of the discrete neighbours of value `v`: every other category, or the
+    /// integers `v ± 1, ±2, ±4, …` inside the range (so a long integer range is crossed in
+    /// logarithmically many moves).
+    fn neighbours(&self, v: f64) -> Vec<f64> {
+        let mut out = Vec::new();
+        if self.categorical {
+            let mut c = self.a;
+            while c <= self.b {
+                if c != v {
+                    out.push(self.unit(c));
+                }
+                c += 1.0;
+            }
+        } else {
+            let mut step = 1.0;
+            while step <= self.b - self.a {
+                for w in [v - step, v + step] {
+                    if (self.a..=self.b).contains(&w) {
+                        out.push(self.unit(w));
+                    }
+                }
+                step *= 2.0;
+            }
+        }
+        out
+    }
 }
 
 /// One told result.
@@ -402,16 +491,57 @@ impl Bo {
             noise_min: self.config.noise_min,
             starts: self.config.fit_starts,
             max_iters: 100,
+            noise_prior: self.config.noise_prior,
+            categorical: self.grid.iter().map(|g| g.is_some_and(|g| g.categorical)).collect(),
         }
     }
 
+    /// Box coordinates of a unit-cube point. Integer and categorical coordinates of `u` are
+    /// already on the grid (every path puts them there in the unit cube, where the GP and the
+    /// search work); the rounding only removes the floating-point error of `lo + w·u`.
     fn unit_to_x(&self, u: &[f64]) -> Vec<f64> {
         self.space
             .dims()
             .iter()
             .zip(u)
-            .map(|(d, &v)| (d.lo + (d.hi - d.lo) * v).clamp(d.lo, d.hi))
+            .zip(&self.grid)
+            .map(|((d, &v), g)| match g {
+                None => (d.lo + (d.hi - d.lo) * v).clamp(d.lo, d.hi),
+                Some(g) => {
+                    debug_assert!((g.nearest(v) - (d.lo + (d.hi - d.lo) * v)).abs() < 1e-6);
+                    g.nearest(v)
+                }
+            })
             .collect()
+    }
+
+    /// Puts the discrete coordinates of quasi-random unit points (row-major) on the grid, each
+    /// value with equal mass.
+    fn bin_points(&self, pts: &mut [f64]) {
+        if self.grid.iter().all(Option::is_none) {
+            return;
+        }
+        let d = self.space.dim();
+        for row in pts.chunks_mut(d) {
+            for (v, g) in row.iter_mut().zip(&self.grid) {
+                if let Some(g) = g {
+                    *v = g.unit(g.bin(*v));
+                }
+            }
+        }
+    }
+
+    /// Moves the discrete coordinates of unit points (row-major) to the nearest grid value
+    /// (for candidate sets built around a point, never for a proposal).
+    fn snap_points(&self, pts: &mut [f64]) {
+        let d = self.space.dim();
+        for row in pts.chunks_mut(d) {
+            for (v, g) in row.iter_mut().zip(&self.grid) {
+                if let Some(g) = g {
+                    *v = g.unit(g.nearest(*v));
+                }
+            }
+        }
     }
 
     fn to_unit(&self, x: &[f64]) -> Vec<f64> {
@@ -426,8 +556,9 @@ impl Bo {
     fn design(&self, s: &mut BoState, n: usize) -> Vec<Vec<f64>> {
         let h = Halton::new(self.space.dim(), &mut stream(s.design_seed, &[]));
         let d = self.space.dim();
-        let pts = h.points(s.design_used, n);
+        let mut pts = h.points(s.design_used, n);
         s.design_used += n as u64;
+        self.bin_points(&mut pts);
         pts.chunks(d).map(|u| self.unit_to_x(u)).collect()
     }
 
@@ -500,6 +631,9 @@ impl Bo {
             .map(|a| if a.is_nan() { f64::NEG_INFINITY } else { a })
             .collect();
         let starts = boltzmann_starts(&scores, self.config.num_restarts, rng);
+        if self.grid.iter().any(Option::is_some) {
+            return self.maximise_mixed(score, raw, &scores, &starts);
+        }
         let (lo, hi) = (vec![0.0; d], vec![1.0; d]);
         let opts =
             lbfgsb::Options { max_iters: 100, pgtol: 1e-6, ftol: 1e-10, ..Default::default() };
@@ -532,6 +666,143 @@ impl Bo {
         best.map(|b| b.0)
             .unwrap_or_else(|| raw[starts.first().copied().unwrap_or(0) * d..][..d].to_vec())
     }
+}
+
+impl Bo {
+    /// The search of [`Bo::maximise_with`] when some coordinates are integer or categorical:
+    /// BoTorch's `optimize_acqf_mixed_alternating` (Daulton et al. 2022, "Bayesian
+    /// Optimization over Discrete and Mixed Spaces via Probabilistic Reparameterization", the
+    /// alternating baseline). From each start (raw points are already on the grid), alternate
+    /// (a) L-BFGS-B over the real coordinates with the discrete ones held fixed (their bounds
+    /// collapsed to the current value, their gradient zeroed) and (b) a best-improvement move
+    /// to a discrete neighbour (one coordinate changed: another category, or an integer
+    /// `±1, ±2, ±4, …` away), until neither improves (at most `MIXED_ROUNDS` rounds). Every
+    /// point scored is on the grid, so the proposal is too: nothing is rounded afterwards.
+    fn maximise_mixed(
+        &self,
+        score: &Score,
+        raw: &[f64],
+        scores: &[f64],
+        starts: &[usize],
+    ) -> Vec<f64> {
+        const MIXED_ROUNDS: usize = 25;
+        let d = self.space.dim();
+        let has_real = self.grid.iter().any(Option::is_none);
+        let opts =
+            lbfgsb::Options { max_iters: 100, pgtol: 1e-6, ftol: 1e-10, ..Default::default() };
+        let neg = |x: &[f64]| {
+            let a = score(x, None);
+            if a.is_nan() { f64::INFINITY } else { -a }
+        };
+        let runs: Vec<(Vec<f64>, f64)> = starts
+            .par_iter()
+            .map(|&k| {
+                let mut x = raw[k * d..(k + 1) * d].to_vec();
+                let mut f = -scores[k];
+                for _ in 0..MIXED_ROUNDS {
+                    let mut moved = false;
+                    if has_real {
+                        let mut lo = vec![0.0; d];
+                        let mut hi = vec![1.0; d];
+                        for j in (0..d).filter(|&j| self.grid[j].is_some()) {
+                            (lo[j], hi[j]) = (x[j], x[j]);
+                        }
+                        let m = lbfgsb::minimize(
+                            |y, g| {
+                                let a = score(y, Some(&mut *g));
+                                for (j, v) in g.iter_mut().enumerate() {
+                                    *v = if self.grid[j].is_some() { 0.0 } else { -*v };
+                                }
+                                -a
+                            },
+                            &x,
+                            &lo,
+                            &hi,
+                            &opts,
+                        );
+                        if m.f < f {
+                            moved = m.f < f - 1e-12 * f.abs().max(1.0);
+                            (x, f) = (m.x, m.f);
+                        }
+                    }
+                    let mut best: Option<(Vec<f64>, f64)> = None;
+                    for (j, g) in self.grid.iter().enumerate() {
+                        let Some(g) = g else { continue };
+                        for u in g.neighbours(g.nearest(x[j])) {
+                            let mut y = x.clone();
+                            y[j] = u;
+                            let fy = neg(&y);
+                            if best.as_ref().is_none_or(|b| fy < b.1) {
+                                best = Some((y, fy));
+                            }
+                        }
+                    }
+                    if let Some((y, fy)) = best
+                        && fy < f - 1e-12 * f.abs().max(1.0)
+                    {
+                        (x, f) = (y, fy);
+                        moved = true;
+                    }
+                    if !moved {
+                        break;
+                    }
+                }
+                (x, f)
+            })
+            .collect();
+        let mut best: Option<(Vec<f64>, f64)> = None;
+        for (x, f) in runs {
+            if f.is_finite() && best.as_ref().is_none_or(|b| f < b.1) {
+                best = Some((x, f));
+            }
+        }
+        best.map(|b| b.0)
+            .unwrap_or_else(|| raw[starts.first().copied().unwrap_or(0) * d..][..d].to_vec())
+    }
+}
+
+/// The grid of every integer or categorical coordinate of `space` (`None` for a real one), or
+/// a configuration error naming the coordinate: integer bounds must be integers, and a
+/// categorical coordinate with `n` categories must have the bounds `[0, n − 1]`.
+fn discrete_grid(space: &Space) -> Result<Vec<Option<Grid>>, ConfigError> {
+    space
+        .dims()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let width = d.hi - d.lo;
+            match d.kind {
+                DimKind::Real => Ok(None),
+                DimKind::Integer => {
+                    if d.lo.fract() != 0.0 || d.hi.fract() != 0.0 {
+                        return Err(ConfigError::new(
+                            format!("bounds[{i}]"),
+                            format!(
+                                "an integer coordinate needs integer bounds, got [{}, {}]",
+                                d.lo, d.hi
+                            ),
+                        ));
+                    }
+                    Ok(Some(Grid { a: d.lo, b: d.hi, lo: d.lo, width, categorical: false }))
+                }
+                DimKind::Categorical { n } => {
+                    if n == 0 || d.lo != 0.0 || d.hi != f64::from(n - 1) {
+                        return Err(ConfigError::new(
+                            format!("bounds[{i}]"),
+                            format!(
+                                "a categorical coordinate with {n} categories needs the bounds \
+                                 [0, {}] (codes 0..{n}), got [{}, {}]",
+                                n.saturating_sub(1),
+                                d.lo,
+                                d.hi
+                            ),
+                        ));
+                    }
+                    Ok(Some(Grid { a: 0.0, b: d.hi, lo: 0.0, width, categorical: true }))
+                }
+            }
+        })
+        .collect()
 }
 
 /// Discrete knowledge gradient for one maximisation (see the module doc): the set
@@ -800,13 +1071,7 @@ impl Strategy for Bo {
 
     fn new(config: Self::Config, space: &Space) -> Result<Self, ConfigError> {
         space.check()?;
-        if !space.is_real() {
-            return Err(ConfigError::new(
-                "space",
-                "bo handles real coordinates only so far (integer and categorical kernels are not \
-                 implemented; it would have to round its proposals after the fact)",
-            ));
-        }
+        let grid = discrete_grid(space)?;
         let c = &config;
         if c.q == 0 {
             return Err(ConfigError::new("q", "must be at least 1"));
@@ -836,7 +1101,7 @@ impl Strategy for Bo {
             return Err(ConfigError::new("noise_min", "must be in (0, 1)"));
         }
         let n_init = c.n_init.unwrap_or(2 * space.dim() + 1);
-        Ok(Self { config, space: space.clone(), n_init })
+        Ok(Self { config, space: space.clone(), n_init, grid })
     }
 
     fn init(&self, rng: &mut Rng) -> Self::State {
@@ -873,7 +1138,8 @@ impl Strategy for Bo {
                         let us = self.thompson(&gp, s, rng);
                         return self.hand_out(s, us.iter().map(|u| self.unit_to_x(u)).collect());
                     }
-                    let raw = Halton::new(d, rng).points(0, self.config.raw_samples);
+                    let mut raw = Halton::new(d, rng).points(0, self.config.raw_samples);
+                    self.bin_points(&mut raw);
                     let mut out = Vec::with_capacity(self.config.q);
                     for k in 0..self.config.q {
                         let u = self.maximise(&gp, &raw, rng);
@@ -976,13 +1242,16 @@ impl Bo {
         let n = self.config.n_candidates.unwrap_or((100 * d).clamp(1000, 5000)).max(self.config.q);
         let n_local = if s.best.is_some() { n / 2 } else { 0 };
         let mut cands = Halton::new(d, rng).points(0, n - n_local);
+        self.bin_points(&mut cands);
         if let Some((xb, _)) = &s.best {
             let center = self.to_unit(xb);
             let w = tr_weights(&gp.params().lengthscales);
             let lo: Vec<f64> = center.iter().zip(&w).map(|(c, w)| (c - 0.1 * w).max(0.0)).collect();
             let hi: Vec<f64> = center.iter().zip(&w).map(|(c, w)| (c + 0.1 * w).min(1.0)).collect();
             let prob = (20.0 / d as f64).min(1.0);
-            cands.extend(perturbation_candidates(&center, &lo, &hi, n_local, prob, rng));
+            let mut local = perturbation_candidates(&center, &lo, &hi, n_local, prob, rng);
+            self.snap_points(&mut local);
+            cands.extend(local);
         }
         thompson_select(gp, &cands, d, self.config.q, rng)
     }

@@ -36,11 +36,17 @@
 //! Dimensions"; BoTorch `get_covar_module_with_dim_scaled_prior`,
 //! `get_gaussian_likelihood_with_lognormal_prior`):
 //! * length scales `ℓ_j ~ LogNormal(√2 + ½ log d, √3)`, constrained to `[0.025, 1000]`;
-//! * noise `σ²_n ~ LogNormal(−4, 1)`, constrained to `[noise_min, 10]`;
+//! * noise `σ²_n ~ LogNormal(−4, 1)` (or Optuna's `Gamma(1.1, 30)`, [`NoisePrior`]),
+//!   constrained to `[noise_min, 10]`;
 //! * the output scale `s` is fixed to 1 (BoTorch ≥ 0.12 has no `ScaleKernel`), unless
 //!   `learn_outputscale`, then `s ~ Gamma(2, 0.15)` (BoTorch's earlier default), in
 //!   `[0.01, 100]`;
 //! * the constant mean `c` has a flat prior, in `[−10, 10]`.
+//!
+//! Categorical coordinates ([`FitOptions::categorical`]) enter `r²` as the indicator
+//! `[u_j ≠ u'_j]/ℓ_j²` instead of `(u_j − u'_j)²/ℓ_j²` (Optuna's `GPSampler`); the
+//! length-scale gradient uses the same indicator, and the gradient of a prediction along such a
+//! coordinate is 0 (it is searched discretely).
 //!
 //! The log prior enters without a Jacobian term, as in gpytorch (the mode is that of the
 //! density in the natural parameters, whatever coordinates the optimiser uses).
@@ -64,6 +70,38 @@ const OUTPUTSCALE_BOUNDS: (f64, f64) = (0.01, 100.0);
 const MEAN_BOUNDS: (f64, f64) = (-10.0, 10.0);
 /// BoTorch's noise prior `LogNormal(−4, 1)`.
 const NOISE_PRIOR: (f64, f64) = (-4.0, 1.0);
+/// Optuna's noise prior `Gamma(1.1, 30)` (concentration, rate).
+const NOISE_GAMMA: (f64, f64) = (1.1, 30.0);
+
+/// The prior on the noise variance `σ²_n` (standardised units).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NoisePrior {
+    /// `LogNormal(−4, 1)`, BoTorch's `get_gaussian_likelihood_with_lognormal_prior`: keeps
+    /// `σ²_n` near `e⁻⁴` (log density −48 at `10⁻⁶`), robust to noisy objectives.
+    #[default]
+    LogNormal,
+    /// `Gamma(1.1, 30)`, Optuna's `GPSampler` (`optuna/_gp/prior.py`): mode `1/300`, but
+    /// almost flat towards 0 (log density only 0.7 lower at `10⁻⁶` than at the mode), so a
+    /// deterministic objective can be interpolated to its last digits.
+    Gamma,
+}
+
+impl NoisePrior {
+    /// `(log p(σ²_n), ∂/∂t)` at `t = ln σ²_n`, without the normalising constant.
+    fn log_density(self, t: f64) -> (f64, f64) {
+        match self {
+            NoisePrior::LogNormal => {
+                let (m, s2) = (NOISE_PRIOR.0, NOISE_PRIOR.1 * NOISE_PRIOR.1);
+                (-t - (t - m).powi(2) / (2.0 * s2), -1.0 - (t - m) / s2)
+            }
+            NoisePrior::Gamma => {
+                let (a, b) = NOISE_GAMMA;
+                ((a - 1.0) * t - b * t.exp(), (a - 1.0) - b * t.exp())
+            }
+        }
+    }
+}
 
 /// The kernel family (both with one length scale per dimension).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -121,6 +159,13 @@ pub struct FitOptions {
     pub starts: usize,
     /// L-BFGS iterations per start.
     pub max_iters: usize,
+    /// Prior on the noise variance.
+    pub noise_prior: NoisePrior,
+    /// Which coordinates are categorical (empty: none): their distance in the kernel is the
+    /// indicator `[x_j ≠ x'_j]` with its own length scale (Optuna's `GPSampler`), so the
+    /// category codes carry no order. Integer coordinates need no flag: they are distances
+    /// on the unit scale like the reals.
+    pub categorical: Vec<bool>,
 }
 
 impl Default for FitOptions {
@@ -131,6 +176,8 @@ impl Default for FitOptions {
             noise_min: 1e-6,
             starts: 3,
             max_iters: 100,
+            noise_prior: NoisePrior::LogNormal,
+            categorical: Vec::new(),
         }
     }
 }
@@ -150,6 +197,8 @@ pub enum GpError {
 #[derive(Debug, Clone)]
 pub struct Gp {
     kernel: Kernel,
+    /// Categorical coordinates (empty when there are none).
+    cat: Vec<bool>,
     d: usize,
     lo: Vec<f64>,
     width: Vec<f64>,
@@ -168,15 +217,29 @@ pub struct Gp {
     lml: f64,
 }
 
-/// `r²` between two unit-cube points with inverse squared length scales `il2`.
+/// `r²` between two unit-cube points with inverse squared length scales `il2`; coordinates
+/// flagged in `cat` (empty: none) are categorical and contribute the indicator `[a_j ≠ b_j]`
+/// instead of `(a_j − b_j)²`.
 #[inline]
-fn r2(a: &[f64], b: &[f64], il2: &[f64]) -> f64 {
+fn r2(a: &[f64], b: &[f64], il2: &[f64], cat: &[bool]) -> f64 {
     let mut s = 0.0;
-    for j in 0..a.len() {
-        let t = a[j] - b[j];
-        s += t * t * il2[j];
+    if cat.is_empty() {
+        for j in 0..a.len() {
+            let t = a[j] - b[j];
+            s += t * t * il2[j];
+        }
+    } else {
+        for j in 0..a.len() {
+            s += dist2(a[j], b[j], cat[j]) * il2[j];
+        }
     }
     s
+}
+
+/// The per-coordinate squared distance of [`r2`].
+#[inline]
+fn dist2(a: f64, b: f64, cat: bool) -> f64 {
+    if cat { if a == b { 0.0 } else { 1.0 } } else { (a - b) * (a - b) }
 }
 
 /// Cholesky in place (column-major, lower), sequential. `false` when not positive definite.
@@ -232,6 +295,9 @@ pub(crate) fn factor_with_jitter(k: &[f64], n: usize, scale: f64) -> Option<(Vec
 
 struct Data<'a> {
     kernel: Kernel,
+    noise_prior: NoisePrior,
+    /// Categorical coordinates (empty: none), see [`r2`].
+    cat: &'a [bool],
     d: usize,
     n: usize,
     u: &'a [f64],
@@ -254,7 +320,7 @@ fn neg_log_posterior(data: &Data, theta: &[f64], grad: &mut [f64], learn_s: bool
         let uj = &data.u[j * d..(j + 1) * d];
         k[j + j * n] = s + noise;
         for i in j + 1..n {
-            let (kv, hv) = data.kernel.eval(r2(&data.u[i * d..(i + 1) * d], uj, &il2));
+            let (kv, hv) = data.kernel.eval(r2(&data.u[i * d..(i + 1) * d], uj, &il2, data.cat));
             k[i + j * n] = s * kv;
             h[i + j * n] = s * hv;
         }
@@ -295,9 +361,15 @@ fn neg_log_posterior(data: &Data, theta: &[f64], grad: &mut [f64], learn_s: bool
             g_s += w * kf_lower[i + j * n];
             let wh = w * h[i + j * n];
             let ui = &data.u[i * d..(i + 1) * d];
-            for q in 0..d {
-                let t = ui[q] - uj[q];
-                g_ls[q] += wh * t * t;
+            if data.cat.is_empty() {
+                for q in 0..d {
+                    let t = ui[q] - uj[q];
+                    g_ls[q] += wh * t * t;
+                }
+            } else {
+                for q in 0..d {
+                    g_ls[q] += wh * dist2(ui[q], uj[q], data.cat[q]);
+                }
             }
         }
     }
@@ -312,9 +384,9 @@ fn neg_log_posterior(data: &Data, theta: &[f64], grad: &mut [f64], learn_s: bool
         grad[1 + q] += -1.0 - (t - mu) / (sig * sig);
     }
     grad[d + 1] = 0.5 * noise * tr_w;
-    let tn = theta[d + 1];
-    logp += -tn - (tn - NOISE_PRIOR.0).powi(2) / (2.0 * NOISE_PRIOR.1 * NOISE_PRIOR.1);
-    grad[d + 1] += -1.0 - (tn - NOISE_PRIOR.0) / (NOISE_PRIOR.1 * NOISE_PRIOR.1);
+    let (lp, dlp) = data.noise_prior.log_density(theta[d + 1]);
+    logp += lp;
+    grad[d + 1] += dlp;
     if learn_s {
         // ∂/∂ ln s: Σ_{i>j} W_ij Kf_ij + ½ s Σ_i W_ii; Gamma(2, 0.15): (2−1) ln s − 0.15 s.
         grad[d + 2] = g_s + 0.5 * s * tr_w + 1.0 - 0.15 * s;
@@ -367,6 +439,7 @@ impl Gp {
         let width: Vec<f64> = lo.iter().zip(hi).map(|(l, h)| h - l).collect();
         let mut gp = Self {
             kernel,
+            cat: Vec::new(),
             d,
             lo: lo.to_vec(),
             width,
@@ -425,6 +498,15 @@ impl Gp {
         let init =
             GpParams { mean: 0.0, outputscale: 1.0, lengthscales: vec![1.0; d], noise: 1e-2 };
         let mut gp = Self::prepare(opts.kernel, lo, hi, x, y, init)?;
+        if opts.categorical.iter().any(|c| *c) {
+            if opts.categorical.len() != d {
+                return Err(GpError::Input(format!(
+                    "{} categorical flags for {d} coordinates",
+                    opts.categorical.len()
+                )));
+            }
+            gp.cat = opts.categorical.clone();
+        }
         let learn_s = opts.learn_outputscale;
         let np = d + 2 + learn_s as usize;
         let mut blo = vec![MEAN_BOUNDS.0];
@@ -474,7 +556,15 @@ impl Gp {
             starts.push(t);
         }
         starts.truncate(opts.starts.max(1));
-        let data = Data { kernel: opts.kernel, d, n: y.len(), u: &gp.u, z: &gp.z };
+        let data = Data {
+            kernel: opts.kernel,
+            noise_prior: opts.noise_prior,
+            cat: &gp.cat,
+            d,
+            n: y.len(),
+            u: &gp.u,
+            z: &gp.z,
+        };
         let lopts = lbfgsb::Options {
             max_iters: opts.max_iters,
             pgtol: 1e-5,
@@ -530,7 +620,8 @@ impl Gp {
             let uj = &self.u[j * d..(j + 1) * d];
             k[j + j * n] = p.outputscale + p.noise;
             for i in j + 1..n {
-                let (kv, _) = self.kernel.eval(r2(&self.u[i * d..(i + 1) * d], uj, &il2));
+                let (kv, _) =
+                    self.kernel.eval(r2(&self.u[i * d..(i + 1) * d], uj, &il2, &self.cat));
                 k[i + j * n] = p.outputscale * kv;
             }
         }
@@ -615,7 +706,7 @@ impl Gp {
         let mut h = vec![0.0; n];
         let mut m = p.mean;
         for i in 0..n {
-            let (kv, hv) = self.kernel.eval(r2(u, &self.u[i * d..(i + 1) * d], &il2));
+            let (kv, hv) = self.kernel.eval(r2(u, &self.u[i * d..(i + 1) * d], &il2, &self.cat));
             k[i] = p.outputscale * kv;
             h[i] = p.outputscale * hv;
             m += k[i] * self.alpha[i];
@@ -631,7 +722,11 @@ impl Gp {
                 let xi = &self.u[i * d..(i + 1) * d];
                 let (a, b) = (self.alpha[i] * h[i], w[i] * h[i]);
                 for j in 0..d {
-                    // ∂k/∂u_j = −h (u_j − x_ij)/ℓ_j²
+                    // ∂k/∂u_j = −h (u_j − x_ij)/ℓ_j² (0 for a categorical coordinate: the
+                    // indicator is flat, and the search never moves it continuously).
+                    if self.is_cat(j) {
+                        continue;
+                    }
                     let t = (u[j] - xi[j]) * il2[j];
                     dm[j] -= a * t;
                     dv[j] += 2.0 * b * t;
@@ -639,6 +734,12 @@ impl Gp {
             }
         }
         (m, v)
+    }
+
+    /// Whether coordinate `j` is categorical.
+    #[inline]
+    fn is_cat(&self, j: usize) -> bool {
+        self.cat.get(j).copied().unwrap_or(false)
     }
 
     /// `ν = σ²_n + jitter`: what the factored matrix adds to the latent kernel's diagonal,
@@ -657,7 +758,7 @@ impl Gp {
         let mut k = vec![0.0; n];
         let mut h = vec![0.0; n];
         for i in 0..n {
-            let (kv, hv) = self.kernel.eval(r2(u, &self.u[i * d..(i + 1) * d], &il2));
+            let (kv, hv) = self.kernel.eval(r2(u, &self.u[i * d..(i + 1) * d], &il2, &self.cat));
             k[i] = p.outputscale * kv;
             h[i] = p.outputscale * hv;
         }
@@ -666,8 +767,9 @@ impl Gp {
         if let Some(dk) = dk {
             for (j, col) in dk.iter_mut().enumerate() {
                 col.resize(n, 0.0);
+                let cat = self.is_cat(j);
                 for i in 0..n {
-                    col[i] = -h[i] * (u[j] - self.u[i * d + j]) * il2[j];
+                    col[i] = if cat { 0.0 } else { -h[i] * (u[j] - self.u[i * d + j]) * il2[j] };
                 }
                 forward(&self.l, n, col);
                 backward(&self.l, n, col);
@@ -699,7 +801,7 @@ impl Gp {
     /// Prior covariance `k(a, b)` of two unit-cube points.
     pub(crate) fn prior_cov(&self, a: &[f64], b: &[f64]) -> f64 {
         let il2: Vec<f64> = self.params.lengthscales.iter().map(|l| 1.0 / (l * l)).collect();
-        self.params.outputscale * self.kernel.eval(r2(a, b, &il2)).0
+        self.params.outputscale * self.kernel.eval(r2(a, b, &il2, &self.cat)).0
     }
 
     /// Posterior mean at unit-cube `u` and `L⁻¹ k(U, u)`: the posterior covariance of two
@@ -710,7 +812,10 @@ impl Gp {
         let il2: Vec<f64> = p.lengthscales.iter().map(|l| 1.0 / (l * l)).collect();
         let mut m = p.mean;
         let mut v: Vec<f64> = (0..n)
-            .map(|i| p.outputscale * self.kernel.eval(r2(u, &self.u[i * d..(i + 1) * d], &il2)).0)
+            .map(|i| {
+                p.outputscale
+                    * self.kernel.eval(r2(u, &self.u[i * d..(i + 1) * d], &il2, &self.cat)).0
+            })
             .collect();
         for (vi, a) in v.iter().zip(&self.alpha) {
             m += vi * a;
@@ -737,7 +842,10 @@ impl Gp {
         let p = &self.params;
         let il2: Vec<f64> = p.lengthscales.iter().map(|l| 1.0 / (l * l)).collect();
         let mut k: Vec<f64> = (0..n)
-            .map(|i| p.outputscale * self.kernel.eval(r2(u, &self.u[i * d..(i + 1) * d], &il2)).0)
+            .map(|i| {
+                p.outputscale
+                    * self.kernel.eval(r2(u, &self.u[i * d..(i + 1) * d], &il2, &self.cat)).0
+            })
             .collect();
         forward(&self.l, n, &mut k);
         let diag = p.outputscale + p.noise + self.jitter - k.iter().map(|t| t * t).sum::<f64>();
@@ -811,7 +919,8 @@ impl Gp {
             let ua = &us[a * d..(a + 1) * d];
             let col = &mut v[a * n..(a + 1) * n];
             for (i, c) in col.iter_mut().enumerate() {
-                *c = p.outputscale * self.kernel.eval(r2(ua, &self.u[i * d..(i + 1) * d], &il2)).0;
+                *c = p.outputscale
+                    * self.kernel.eval(r2(ua, &self.u[i * d..(i + 1) * d], &il2, &self.cat)).0;
                 mean[a] += *c * self.alpha[i];
             }
         }
@@ -825,8 +934,8 @@ impl Gp {
             let ub = &us[b * d..(b + 1) * d];
             cov[b + b * m] = p.outputscale;
             for a in b + 1..m {
-                cov[a + b * m] =
-                    p.outputscale * self.kernel.eval(r2(&us[a * d..(a + 1) * d], ub, &il2)).0;
+                cov[a + b * m] = p.outputscale
+                    * self.kernel.eval(r2(&us[a * d..(a + 1) * d], ub, &il2, &self.cat)).0;
             }
         }
         let vr = MatRef::from_column_major_slice(&v, n, m);
@@ -878,8 +987,17 @@ mod tests {
 
     #[test]
     fn gradient_matches_finite_differences() {
-        let (x, y) = data(15, 3, 1);
-        for (kernel, learn_s) in [(Kernel::Rbf, false), (Kernel::Matern52, true)] {
+        let (mut x, y) = data(15, 3, 1);
+        // Coordinate 1 takes three values only: categorical in the third case.
+        for (i, r) in x.iter_mut().enumerate() {
+            r[1] = [-2.0, 0.5, 3.0][i % 3];
+        }
+        let cat = [false, true, false];
+        for (kernel, learn_s, cat, noise_prior) in [
+            (Kernel::Rbf, false, &[][..], NoisePrior::LogNormal),
+            (Kernel::Matern52, true, &[][..], NoisePrior::Gamma),
+            (Kernel::Matern52, false, &cat[..], NoisePrior::LogNormal),
+        ] {
             let gp = Gp::prepare(
                 kernel,
                 &[-2.0; 3],
@@ -889,7 +1007,7 @@ mod tests {
                 GpParams { mean: 0.0, outputscale: 1.0, lengthscales: vec![1.0; 3], noise: 0.1 },
             )
             .unwrap();
-            let data = Data { kernel, d: 3, n: 15, u: &gp.u, z: &gp.z };
+            let data = Data { kernel, noise_prior, cat, d: 3, n: 15, u: &gp.u, z: &gp.z };
             let mut theta = vec![0.2, -0.5, 0.1, 0.4, -3.0];
             if learn_s {
                 theta.push(0.3);

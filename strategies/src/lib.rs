@@ -60,7 +60,7 @@ pub use bo::{Acquisition, Bo, BoConfig, BoState};
 pub use cbo::{AlphaSchedule, BatchVar, Cbo, CboBounds, CboConfig, CboNoise, CboState, InitBox};
 pub use cmaes::{BoundHandling, CmaEs, CmaEsConfig, CmaEsState, Restarts};
 pub use deep_ga::{DeepGa, DeepGaConfig, DeepGaState, NoveltyConfig, SeedChain};
-pub use gp::{FitOptions, Gp, GpError, GpParams, Kernel};
+pub use gp::{FitOptions, Gp, GpError, GpParams, Kernel, NoisePrior};
 pub use hill_climbing::{HillClimbing, HillClimbingConfig, HillClimbingState};
 pub use ns_es::{AgentSelection, NsEs, NsEsConfig, NsEsState};
 pub use one_plus_one::{OnePlusOne, OnePlusOneConfig, OnePlusOneState};

@@ -306,6 +306,8 @@ impl Turbo {
             noise_min: self.config.noise_min,
             starts: self.config.fit_starts,
             max_iters: 100,
+            noise_prior: crate::gp::NoisePrior::LogNormal,
+            categorical: Vec::new(),
         };
         let gp =
             Gp::fit(&vec![0.0; d], &vec![1.0; d], &xs, &ys, &opts, s.params.as_ref(), rng).ok()?;
