@@ -22,7 +22,7 @@
 //!
 //! Run: `cargo bench -p evoforge-strategies --bench bo_efficiency -- time|regret|turbo|mixed
 //! [--seeds 10] [--reps 5] [--budget 200] [--only branin] [--acq log_ei|thompson|noisy_ei|kg]
-//! [--config '{"noise_prior": "gamma"}']`.
+//! [--config '{"noise_prior": "log_normal", "learn_outputscale": false}']`.
 use std::time::Instant;
 
 use evoforge_core::{Evaluated, Evaluation, Outcome, Purpose, Strategy, stream};
@@ -193,7 +193,7 @@ fn main() {
     if args.iter().any(|a| a == "regret") {
         let seeds = opt("--seeds", 10);
         let acq = args.iter().position(|a| a == "--acq").and_then(|i| args.get(i + 1));
-        // `--config JSON`: any other `bo` settings, e.g. '{"noise_prior": "gamma"}'.
+        // `--config JSON`: any other `bo` settings, e.g. '{"noise_prior": "log_normal"}'.
         let mut json: serde_json::Value = args
             .iter()
             .position(|a| a == "--config")
