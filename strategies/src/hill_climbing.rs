@@ -59,7 +59,12 @@ impl Describe for HillClimbingConfig {
             ParamDoc::opt("sigma0", "float", d.sigma0, "initial sigma, fraction of each range"),
             ParamDoc::opt("sigma_decay", "float", d.sigma_decay, "sigma factor per generation"),
             ParamDoc::opt("sigma_min", "float", d.sigma_min, "floor of sigma, fraction of range"),
-            ParamDoc::opt("mean0", "list", "uniform", "centre of the first generation"),
+            ParamDoc::opt(
+                "mean0",
+                "[float]",
+                "null",
+                "centre of the first generation; null: uniform in the bounds",
+            ),
         ]
     }
 }

@@ -2,7 +2,9 @@
 //!
 //! Every strategy implements [`evoforge_core::Strategy`]: `&self` holds the validated
 //! configuration, everything that changes lives in the serde-able state, and randomness comes
-//! only from the random streams passed in. No I/O, no threads, no problems.
+//! only from the random streams passed in. No I/O and no problems. Threads only where a
+//! strategy's own independent work (BO's fit starts and acquisition restarts) runs on rayon,
+//! with results combined in a fixed order, so proposals do not depend on the thread count.
 //!
 //! * [`random_search::RandomSearch`] (`kind: random`): uniform sampling in the bounds.
 //! * [`one_plus_one::OnePlusOne`] (`kind: one_plus_one`): (1+1)-ES with the one-fifth rule.
