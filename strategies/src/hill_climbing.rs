@@ -24,7 +24,7 @@ use rand::RngExt;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
-use crate::util::{Batch, check_mean0, improve_best, nf, uniform_in};
+use crate::util::{Batch, check_mean0, improve_best, nf, positive, uniform_in};
 
 /// Configuration of [`HillClimbing`] (YAML `kind: hill_climbing`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -80,7 +80,6 @@ pub struct HillClimbing {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HillClimbingState {
     next_id: u64,
-    generation: u64,
     /// Current σ (fraction of each range).
     sigma: f64,
     batch: Batch,
@@ -100,9 +99,7 @@ impl Strategy for HillClimbing {
         if config.popsize == 0 {
             return Err(ConfigError::new("popsize", "must be at least 1"));
         }
-        if !(config.sigma0 > 0.0 && config.sigma0.is_finite()) {
-            return Err(ConfigError::new("sigma0", format!("must be > 0, got {}", config.sigma0)));
-        }
+        positive("sigma0", config.sigma0)?;
         if !(config.sigma_decay > 0.0 && config.sigma_decay <= 1.0) {
             return Err(ConfigError::new(
                 "sigma_decay",
@@ -122,7 +119,6 @@ impl Strategy for HillClimbing {
     fn init(&self, _rng: &mut Rng) -> Self::State {
         HillClimbingState {
             next_id: 0,
-            generation: 0,
             sigma: self.config.sigma0,
             batch: Batch::default(),
             best: None,
@@ -169,7 +165,6 @@ impl Strategy for HillClimbing {
         }
         let mut m = Metrics::new();
         if s.batch.complete() {
-            s.generation += 1;
             // After every generation, the uniform first one included, as `kind: evollm` does.
             s.sigma = (s.sigma * self.config.sigma_decay).max(self.config.sigma_min);
         }
