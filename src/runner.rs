@@ -310,31 +310,24 @@ fn prepare_dir(study: &StudyFile, dir: &Path, overwrite: bool) -> Result<()> {
     crate::driver::write_atomic(&dir.join("study.yaml"), study.source.as_bytes())
 }
 
-/// This process's rank as `mpirun` announced it (Open MPI, MPICH/Hydra or PMIx), if launched
-/// by one.
-fn launcher_rank() -> Option<u64> {
-    ["OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok()?.trim().parse().ok())
-}
-
 /// `evoforge resume DIR`. Under MPI every rank reads `DIR/study.yaml` (a shared file system,
 /// as `mpirun` jobs usually have), rank 0 alone the journal and checkpoint; the rank count may
 /// differ from the interrupted run's. Returns `None` on MPI ranks other than 0.
 pub fn resume_dir(dir: &Path, progress: ProgressMode) -> Result<Option<Summary>> {
     let study = StudyFile::read(&dir.join("study.yaml"))?;
     let summary_path = dir.join("summary.json");
-    if summary_path.exists() {
-        // Nothing to run, so MPI is not started: the launcher's rank variable keeps the other
-        // ranks of an `mpirun` from printing the summary once each.
-        if launcher_rank().is_some_and(|r| r != 0) {
-            return Ok(None);
-        }
-        let s: Summary = serde_json::from_slice(&std::fs::read(&summary_path)?)?;
-        return Ok(Some(s));
-    }
-    let place = Place::of(&study)?;
+    let finished =
+        || -> Result<Summary> { Ok(serde_json::from_slice(&std::fs::read(&summary_path)?)?) };
+    let place = match Place::of(&study) {
+        // A finished `kind: mpi` study is still reported by a build without MPI.
+        Err(_) if summary_path.exists() => return Ok(Some(finished()?)),
+        p => p?,
+    };
     place.finish(|| {
+        // A finished study is reported as it is, once (by the leader under MPI).
+        if summary_path.exists() {
+            return Ok(Some(finished()?).filter(|_| place.leader()));
+        }
         let mut runner = prepare_at(&study, Some(dir.to_path_buf()), progress, &place)?;
         let summary = runner.resume()?;
         Ok(summary.filter(|_| place.leader()))
