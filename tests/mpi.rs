@@ -40,6 +40,21 @@ fn ompi_env(c: &mut Command) {
         .env("OMPI_MCA_mpi_yield_when_idle", "1");
 }
 
+/// An MPMD job of two ranks, `evoforge first...` on rank 0 and `evoforge second...` on rank 1,
+/// run to the end with a deadline.
+fn mpmd(first: &[&str], second: &[&str], cwd: &Path) -> Output {
+    let mut c = Command::new("mpirun");
+    c.args(["--oversubscribe", "--allow-run-as-root", "-n", "1"])
+        .arg(bin())
+        .args(first)
+        .args([":", "-n", "1"])
+        .arg(bin())
+        .args(second)
+        .current_dir(cwd);
+    ompi_env(&mut c);
+    with_deadline(c, Duration::from_secs(60))
+}
+
 /// Runs to the end, with a deadline: a hang is a test failure, not a stuck CI.
 fn mpirun(ranks: usize, args: &[&str], cwd: &Path) -> Output {
     with_deadline(mpirun_command(ranks, args, cwd), Duration::from_secs(120))
@@ -272,15 +287,7 @@ fn a_failing_rank_ends_the_job_with_a_clear_error() {
     let a = write(t, "a.yaml", &study(&es(20), "{kind: mpi}", "a", 2000));
     let b = write(t, "b.yaml", &study(&es(22), "{kind: mpi}", "b", 2000));
     // MPMD launch: rank 0 runs a.yaml, rank 1 runs b.yaml.
-    let mut c = Command::new("mpirun");
-    c.args(["--oversubscribe", "--allow-run-as-root", "-n", "1"])
-        .arg(bin())
-        .args(["run", a.to_str().unwrap(), ":", "-n", "1"])
-        .arg(bin())
-        .args(["run", b.to_str().unwrap()])
-        .current_dir(t);
-    ompi_env(&mut c);
-    let o = with_deadline(c, Duration::from_secs(60));
+    let o = mpmd(&["run", a.to_str().unwrap()], &["run", b.to_str().unwrap()], t);
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("MPI rank") && err.contains("same study"), "{err}");
@@ -288,15 +295,7 @@ fn a_failing_rank_ends_the_job_with_a_clear_error() {
     // A rank whose study does not even validate (a missing file on its node) exits before MPI
     // starts; mpirun ends the others.
     let bad = write(t, "bad.yaml", "name: x\nseed: 1\nproblem: {kind: nope}\n");
-    let mut c = Command::new("mpirun");
-    c.args(["--oversubscribe", "--allow-run-as-root", "-n", "1"])
-        .arg(bin())
-        .args(["run", a.to_str().unwrap(), "--overwrite", ":", "-n", "1"])
-        .arg(bin())
-        .args(["run", bad.to_str().unwrap()])
-        .current_dir(t);
-    ompi_env(&mut c);
-    let o = with_deadline(c, Duration::from_secs(60));
+    let o = mpmd(&["run", a.to_str().unwrap(), "--overwrite"], &["run", bad.to_str().unwrap()], t);
     assert!(!o.status.success());
     assert!(stderr(&o).contains("problem.kind"), "{}", stderr(&o));
 }
