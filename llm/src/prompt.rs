@@ -75,6 +75,17 @@ pub enum PromptStyle {
     /// A chat: the same lines in a user message that asks for a better point; the answer is
     /// the assistant's reply.
     Chat,
+    /// Plain text, fitness first: one line per member (`f: 57 x: 12, 40`), the context's
+    /// fitness shown from `fitness_resolution` (worst) down to a tenth of it (best), then a
+    /// target line `f: T x: ` with T below the best, so that the model continues a list of
+    /// improving points and writes x after the value it should reach. No header.
+    FitnessFirst,
+}
+
+/// The smallest fitness shown to the model in [`PromptStyle::FitnessFirst`] (the context's
+/// best), and the target one below it.
+pub fn fitness_first_floor(fitness_resolution: u64) -> u64 {
+    (fitness_resolution / 10).max(1)
 }
 
 /// One line of the context: the block's coordinates as integers and the shown fitness.
@@ -100,7 +111,22 @@ pub fn build(
         body.push_str(&join(&l.x));
         body.push_str(&format!(" f: {}\n", l.f));
     }
+    if style == PromptStyle::FitnessFirst {
+        let floor = fitness_first_floor(fitness_resolution);
+        let span = fitness_resolution.saturating_sub(floor) as f64;
+        // No header: the list alone is the pattern to continue (the variant measured in
+        // BENCHMARKS.md).
+        let mut text = String::new();
+        for l in lines {
+            // 0..=R (best 0) → floor..=R (best floor).
+            let f = floor + (l.f as f64 / fitness_resolution.max(1) as f64 * span).round() as u64;
+            text.push_str(&format!("f: {f} x: {}\n", join(&l.x)));
+        }
+        text.push_str(&format!("f: {} x: ", floor - 1));
+        return Prompt::Text(text);
+    }
     match style {
+        PromptStyle::FitnessFirst => unreachable!("handled above"),
         PromptStyle::Completion => Prompt::Text(format!(
             "Minimize f. Points x ({d} integers from 0 to {resolution}) and their values f (0 to {fitness_resolution}, lower is better), sorted from worst to best:\n{body}x: "
         )),
@@ -202,6 +228,27 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert!(m[1].content.contains("x: 12, 40 f: 873\nx: 30, 7 f: 0\nPropose"));
         assert!(m[1].content.ends_with("Answer with 2 integers separated by commas."));
+    }
+
+    #[test]
+    fn fitness_first_prompt_ends_with_a_target_below_the_best() {
+        let lines = vec![
+            Line { x: vec![12, 40], f: 100 },
+            Line { x: vec![20, 33], f: 50 },
+            Line { x: vec![30, 7], f: 0 },
+        ];
+        // f 100, 50, 0 of 0..100 → 100, 55, 10 of 10..100; the target is 9.
+        assert_eq!(
+            build(PromptStyle::FitnessFirst, &lines, 99, 100),
+            Prompt::Text(
+                "f: 100 x: 12, 40\n\
+                 f: 55 x: 20, 33\n\
+                 f: 10 x: 30, 7\n\
+                 f: 9 x: "
+                    .into()
+            )
+        );
+        assert_eq!(fitness_first_floor(5), 1);
     }
 
     #[test]

@@ -100,9 +100,10 @@ fn block_wise_queries_are_counted() {
         // The proposal is evaluated first; the others are drawn around it.
         let mean = st.mean().unwrap();
         assert_eq!(c[0].genome, mean);
-        // The proposal lies on the grid: (x − lo)/(hi − lo)·1000 is an integer.
+        // The proposal lies on the grid: (x − lo)/(hi − lo)·resolution is an integer.
+        let r = EvoLlmConfig::default().resolution as f64;
         for v in mean {
-            let k = (v + 5.0) / 10.0 * 1000.0;
+            let k = (v + 5.0) / 10.0 * r;
             assert!((k - k.round()).abs() < 1e-6, "{v} is not on the grid");
         }
     }
