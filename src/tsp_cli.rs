@@ -12,7 +12,26 @@ use evoforge_problems::tsp::{self, HeatmapKind, Instance, MctsParams, problem::T
 #[derive(Subcommand)]
 pub enum TspCmd {
     /// Solve every instance of a file with the MCTS and report lengths, gaps and times.
-    Solve(SolveArgs),
+    Solve(Box<SolveArgs>),
+    /// Write the generated training instances of `kind: tsp_mcts` (coordinates only, one
+    /// test-set line each), e.g. for `tools/tsp_lkh.py --tours` to add reference tours.
+    Generate(GenerateArgs),
+}
+
+/// Arguments of `evoforge tsp generate`.
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// Output file.
+    pub out: PathBuf,
+    /// Cities per instance.
+    #[arg(long)]
+    pub nodes: usize,
+    /// Number of instances.
+    #[arg(long)]
+    pub count: usize,
+    /// Seed (`instance_seed` of `kind: tsp_mcts`).
+    #[arg(long, default_value_t = 1234)]
+    pub seed: u64,
 }
 
 /// Arguments of `evoforge tsp solve`.
@@ -74,8 +93,28 @@ pub struct SolveArgs {
 /// Runs a `tsp` subcommand.
 pub fn run(cmd: TspCmd) -> anyhow::Result<()> {
     match cmd {
-        TspCmd::Solve(a) => solve(a),
+        TspCmd::Solve(a) => solve(*a),
+        TspCmd::Generate(a) => generate(a),
     }
+}
+
+fn generate(a: GenerateArgs) -> anyhow::Result<()> {
+    if !(5..=100_000).contains(&a.nodes) {
+        anyhow::bail!("--nodes must be between 5 and 100000, got {}", a.nodes);
+    }
+    let mut text = String::new();
+    for i in 0..a.count {
+        // The same stream as `kind: tsp_mcts`, so a reference cache built from this file matches.
+        let inst = Instance::uniform(a.nodes, a.seed, i as u64);
+        for k in 0..inst.n() {
+            text.push_str(&format!("{} {} ", inst.xs[k], inst.ys[k]));
+        }
+        text.truncate(text.len() - 1);
+        text.push('\n');
+    }
+    std::fs::write(&a.out, text).with_context(|| format!("cannot write {}", a.out.display()))?;
+    eprintln!("wrote {} instances of {} cities to {}", a.count, a.nodes, a.out.display());
+    Ok(())
 }
 
 fn solve(a: SolveArgs) -> anyhow::Result<()> {

@@ -352,3 +352,85 @@ fn tuning_study_runs_end_to_end_and_is_deterministic() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("reference_cache"), "{}", stderr(&o));
 }
+
+#[test]
+fn tuning_space_declares_integer_and_categorical_coordinates() {
+    use evoforge_core::{DimKind, Problem};
+    use evoforge_problems::tsp::problem::TuneObjective;
+    let json = r#"{"nodes": 30, "instances": 1, "work": 20000, "reference_work": 200000}"#;
+    let c: tsp::TspMctsConfig = serde_json::from_str(json).unwrap();
+    assert_eq!(c.objective, TuneObjective::Gap);
+    let p = c.build().unwrap();
+    let kinds: Vec<DimKind> = p.space().dims().iter().map(|d| d.kind).collect();
+    use DimKind::*;
+    assert_eq!(kinds, [Real, Real, Real, Integer, Integer, Categorical { n: 2 }, Real]);
+    // Integer and categorical coordinates need whole bounds; the field is named.
+    let mut bad = c.clone();
+    bad.lower = Some(vec![0.0, 1.0, 1.0, 4.5, 5.0, 0.0, 0.002]);
+    let e = bad.build().unwrap_err().to_string();
+    assert!(e.contains("lower[3]") && e.contains("max_candidate_num"), "{e}");
+    let mut bad = c;
+    bad.upper = Some(vec![3.0, 200.0, 20.0, 50.0, 200.0, 0.7, 0.03]);
+    let e = bad.build().unwrap_err().to_string();
+    assert!(e.contains("lower[5]") && e.contains("categorical"), "{e}");
+}
+
+#[test]
+fn generated_instances_take_external_references_and_a_log_gap_objective() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // The training set of `kind: tsp_mcts`, written by `tsp generate`, gets reference tours
+    // from another solver (here a long MCTS run standing in for LKH-3).
+    let o = evoforge(
+        &["tsp", "generate", "g.txt", "--nodes", "80", "--count", "2", "--seed", "1234"],
+        dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let g = Instance::read_test_set(&dir.join("g.txt")).unwrap();
+    assert_eq!(g.len(), 2);
+    assert!(g.iter().all(|i| i.n() == 80 && i.reference.is_none()));
+    assert_eq!(g[1].xs, Instance::uniform(80, 1234, 1).xs);
+    let o = evoforge(
+        &["tsp", "solve", "g.txt", "--t", "0", "--work", "20000000", "--tours", "ref.txt"],
+        dir,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let refs = Instance::read_test_set(&dir.join("ref.txt")).unwrap();
+    let study = "name: tsp_log\nseed: 2\nproblem: {kind: tsp_mcts, nodes: 80, instances: 2, work: 30000, \
+                 reference_cache: ref.txt, objective: OBJ}\n\
+                 strategy: {kind: bo, n_init: 3}\nbudget: {evaluations: 4}\n\
+                 evaluator: {kind: threads, threads: 1}\n";
+    write(dir, "gap.yaml", &study.replace("OBJ", "gap"));
+    write(dir, "log.yaml", &study.replace("OBJ", "log_gap"));
+    for (f, out) in [("gap.yaml", "a"), ("log.yaml", "b")] {
+        let o = evoforge(&["run", f, "--output", out], dir);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    // The cache was read, not overwritten, and the log objective is ln of the gap objective.
+    let again = Instance::read_test_set(&dir.join("ref.txt")).unwrap();
+    assert_eq!(again[0].reference, refs[0].reference);
+    let fs = |d: &str| -> Vec<(Vec<f64>, f64)> {
+        std::fs::read_to_string(dir.join(d).join("journal.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v.get("f").is_some())
+            .map(|v| (serde_json::from_value(v["x"].clone()).unwrap(), v["f"].as_f64().unwrap()))
+            .collect()
+    };
+    let (a, b) = (fs("a"), fs("b"));
+    assert_eq!(a.len(), 4);
+    // The Halton design is the same for both; a tiny budget against long-run tours is above 0.
+    for ((xa, fa), (xb, fb)) in a.iter().zip(&b).take(3) {
+        assert_eq!(xa, xb);
+        assert!(*fa > 0.0, "{fa}");
+        assert!((fa.ln() - fb).abs() < 1e-12, "{fa} {fb}");
+    }
+    // Integer and categorical coordinates come back whole from BO.
+    for (x, _) in &a {
+        assert!(
+            x[3].fract() == 0.0 && x[4].fract() == 0.0 && (x[5] == 0.0 || x[5] == 1.0),
+            "{x:?}"
+        );
+    }
+}

@@ -11,8 +11,8 @@
 # is given as deterministic work units at 150M units per CPU second (this machine's measured rate,
 # `evoforge tsp solve` prints the work and time of every instance), so a loaded machine measures the
 # same search; with BUDGET=time the wall-clock budget T·N is used (on an idle machine only).
-# The tuned point is the best_x of studies/figures/tsp500_tune_long.yaml (run it first:
-#   evoforge run studies/figures/tsp500_tune_long.yaml).
+# The tuned point is the best_x of studies/figures/tsp500_tune_long.yaml; with TUNE=1 the script
+# builds that study's LKH-3 training references (if missing) and runs the study first.
 set -euo pipefail
 data=${1:?usage: tools/tsp_figures.sh DATA_DIR [OUT_DIR]}
 out=${2:-runs/tsp_figures}
@@ -25,6 +25,14 @@ rate=150000000   # work units per CPU second (measured: 100M units in 0.67 s of 
 budget() { # N -> the solve flags of T = 0.01
   if [ "${BUDGET:-work}" = time ]; then echo "--t 0.01"; else echo "--t 0 --work $(( $1 * rate / 100 ))"; fi
 }
+if [ "${TUNE:-0}" = 1 ]; then
+  if [ ! -f runs/tsp500_train16_lkh.txt ]; then
+    "$bin" tsp generate runs/tsp500_train16.txt --nodes 500 --count 16 --seed 1234
+    nice "$peers/bin/python" tools/tsp_lkh.py runs/tsp500_train16.txt --time-limit 5 --tours runs/tsp500_train16_lkh.txt
+    head -8 runs/tsp500_train16_lkh.txt > runs/tsp500_train8_lkh.txt
+  fi
+  nice "$bin" run studies/figures/tsp500_tune_long.yaml
+fi
 best=$(python3 -c "import json;print(json.dumps(json.load(open('runs/tsp500_tune_long/summary.json'))['best_x']))")
 echo "tuned point: $best"
 

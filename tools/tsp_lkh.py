@@ -2,7 +2,11 @@
 """LKH-3 (through the `elkai` package) on a TSP test-set file, for the BENCHMARKS.md comparison
 with `evoforge tsp solve`.
 
-    tsp_lkh.py FILE --limit M --time-limit SECONDS [--runs 1] [--seed 1234]
+    tsp_lkh.py FILE --limit M --time-limit SECONDS [--runs 1] [--seed 1234] [--tours OUT]
+
+`--tours OUT` writes every instance with LKH's tour (test-set format, the coordinates copied
+verbatim), e.g. the reference tours of `kind: tsp_mcts` training instances written by
+`evoforge tsp generate` (lines without a tour: no gap is reported).
 
 Coordinates are scaled by 1e6 and written as EUC_2D (LKH rounds every edge to an integer, so the
 unit square must be magnified, as Xia et al.'s lkh_solve.py does). LKH's TIME_LIMIT is measured
@@ -30,8 +34,9 @@ def main():
     ap.add_argument("--time-limit", type=float, required=True)
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--tours", default=None)
     a = ap.parse_args()
-    rows = []
+    rows, out = [], []
     with open(a.file) as f:
         lines = [l for l in f if l.strip()]
     if a.limit:
@@ -42,7 +47,7 @@ def main():
         c = [float(v) for v in head.split()]
         xs, ys = c[0::2], c[1::2]
         n = len(xs)
-        ref = [int(v) - 1 for v in tail.split()][:n]
+        ref = [int(v) - 1 for v in tail.split()][:n] if "output" in line else None
         problem = f"TYPE : TSP\nDIMENSION : {n}\nEDGE_WEIGHT_TYPE : EUC_2D\nNODE_COORD_SECTION\n" + "".join(
             f"{k + 1} {xs[k] * 1e6:.0f} {ys[k] * 1e6:.0f}\n" for k in range(n)
         )
@@ -55,15 +60,21 @@ def main():
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0
         tour = [v - 1 for v in sol]
         assert sorted(tour) == list(range(n)), "invalid tour"
-        L, R = length(xs, ys, tour), length(xs, ys, ref)
+        L = length(xs, ys, tour)
+        R = length(xs, ys, ref) if ref else float("nan")
         rows.append((L, R, 100 * (L / R - 1), cpu, wall))
         print(f"{i + 1:>5} {L:>12.6f} {R:>12.6f} {rows[-1][2]:>9.4f} {cpu:>8.3f} {wall:>8.3f}", flush=True)
+        if a.tours:
+            out.append(head.strip() + " output " + " ".join(str(v + 1) for v in tour + tour[:1]) + "\n")
     m = len(rows)
     mean = lambda k: sum(r[k] for r in rows) / m
     print(
         f"summary: instances {m}, mean length {mean(0):.4f}, mean reference {mean(1):.4f}, mean gap {mean(2):.4f}%, "
         f"mean cpu {mean(3):.3f} s, mean wall {mean(4):.3f} s per instance"
     )
+    if a.tours:
+        with open(a.tours, "w") as f:
+            f.writelines(out)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,17 @@
 //! Reference tours: the MCTS itself with the default parameters and SoftDist, run with
 //! `reference_work` units (by default 20× the evaluation budget) — a strong tour, not a proven
 //! optimum, so a tuned MCTS may reach a negative gap. They are computed when the problem is
-//! built (or read from `reference_cache`, written after the first computation).
+//! built (or read from `reference_cache`, written after the first computation). The cache may
+//! hold tours from elsewhere: `evoforge tsp generate` writes the training coordinates and
+//! `tools/tsp_lkh.py --tours` adds LKH-3 tours, near-optimal, so every gap stays positive and
+//! `objective: log_gap` (the logarithm of the mean gap) is defined. The log keeps a few
+//! catastrophic points (a one-hot heatmap at tiny τ scores 80 %) from flattening the GP over
+//! the 0.5–2 % region where the good parameters differ — the failure of the session-4 tuning.
+//!
+//! Coordinate kinds: `max_candidate_num` and `max_depth` are integer coordinates and
+//! `candidate_use_heatmap` a two-category one (`0` distance, `1` heatmap), so `kind: bo` models
+//! and searches them as such (its mixed-space kernel and search); strategies for real spaces
+//! propose reals and [`decode`] rounds them.
 use std::path::PathBuf;
 
 use evoforge_core::{
@@ -69,6 +79,21 @@ pub struct TspMctsConfig {
     /// Upper bounds.
     #[serde(default)]
     pub upper: Option<Vec<f64>>,
+    /// What an evaluation returns.
+    #[serde(default)]
+    pub objective: TuneObjective,
+}
+
+/// The value of an evaluation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TuneObjective {
+    /// The mean gap (%) to the reference tours.
+    #[default]
+    Gap,
+    /// `ln` of the mean gap (%); an error when the mean gap is not positive (the reference
+    /// tours must be better than the tuned MCTS, e.g. LKH-3's).
+    LogGap,
 }
 
 fn default_instances() -> usize {
@@ -112,6 +137,17 @@ pub fn decode(x: &[f64], heatmap: TuneHeatmap) -> (MctsParams, HeatmapKind) {
     (p, h)
 }
 
+/// The kind of coordinate `i`: integer for the candidate count and the depth, two categories
+/// for `candidate_use_heatmap` (one category when its bounds are equal), real otherwise.
+fn dim_kind(i: usize, lo: f64, hi: f64) -> DimKind {
+    match i {
+        3 | 4 => DimKind::Integer,
+        5 if lo < hi => DimKind::Categorical { n: 2 },
+        5 => DimKind::Integer,
+        _ => DimKind::Real,
+    }
+}
+
 /// The tuning problem.
 #[derive(Debug, Clone)]
 pub struct TspMcts {
@@ -125,6 +161,11 @@ impl TspMcts {
     /// The training instances (with their reference tours).
     pub fn instances(&self) -> &[Instance] {
         &self.instances
+    }
+
+    /// The configuration the problem was built from.
+    pub fn config(&self) -> &TspMctsConfig {
+        &self.config
     }
 
     /// Mean gap (percent) of the MCTS with point `x` over the training set.
@@ -158,7 +199,14 @@ impl Problem for TspMcts {
         if x.iter().any(|v| !v.is_finite()) {
             return Err(EvalError("tsp_mcts: non-finite coordinate".into()));
         }
-        self.mean_gap(x).map(Evaluation::value).map_err(EvalError)
+        let g = self.mean_gap(x).map_err(EvalError)?;
+        match self.config.objective {
+            TuneObjective::Gap => Ok(Evaluation::value(g)),
+            TuneObjective::LogGap if g > 0.0 => Ok(Evaluation::value(g.ln())),
+            TuneObjective::LogGap => Err(EvalError(format!(
+                "tsp_mcts: objective log_gap needs a positive mean gap, got {g}% (use stronger reference tours, e.g. LKH-3's)"
+            ))),
+        }
     }
 }
 
@@ -204,10 +252,37 @@ impl TspMctsConfig {
                     format!("bad bounds for {}: [{}, {}]", PARAM_NAMES[i], lo[i], hi[i]),
                 ));
             }
+            // Integer and categorical coordinates need integer bounds (BO enumerates them).
+            let whole = match i {
+                3 | 4 => lo[i].fract() == 0.0 && hi[i].fract() == 0.0,
+                5 => (lo[i] == 0.0 || lo[i] == 1.0) && (hi[i] == 0.0 || hi[i] == 1.0),
+                _ => true,
+            };
+            if !whole {
+                return Err(ConfigError::new(
+                    format!("lower[{i}]"),
+                    format!(
+                        "{} is {}: its bounds must be {}, got [{}, {}]",
+                        PARAM_NAMES[i],
+                        if i == 5 { "categorical" } else { "an integer" },
+                        if i == 5 { "0 or 1" } else { "integers" },
+                        lo[i],
+                        hi[i]
+                    ),
+                ));
+            }
         }
         let mut instances: Vec<Instance> = (0..self.instances)
             .map(|i| Instance::uniform(self.nodes, self.instance_seed, i as u64))
             .collect();
+        let have_cache = self.reference_cache.as_ref().is_some_and(|p| p.exists());
+        if self.objective == TuneObjective::LogGap && !have_cache {
+            // The default-MCTS references are no better than a tuned MCTS: gaps near or below 0.
+            return Err(ConfigError::new(
+                "reference_cache",
+                "objective log_gap needs an existing file of near-optimal reference tours (`evoforge tsp generate` + `tools/tsp_lkh.py --tours`)",
+            ));
+        }
         let cached = match &self.reference_cache {
             Some(path) if path.exists() => Some(self.read_cache(path, &instances)?),
             _ => None,
@@ -253,7 +328,9 @@ impl TspMctsConfig {
         }
         Ok(TspMcts {
             space: Space::new(
-                (0..d).map(|i| Dim { kind: DimKind::Real, lo: lo[i], hi: hi[i] }).collect(),
+                (0..d)
+                    .map(|i| Dim { kind: dim_kind(i, lo[i], hi[i]), lo: lo[i], hi: hi[i] })
+                    .collect(),
             ),
             config: self.clone(),
             instances,
@@ -347,6 +424,12 @@ impl Describe for TspMctsConfig {
                 "[float]",
                 "[3, 200, 20, 50, 200, 1, 0.03]",
                 "upper bounds of the point",
+            ),
+            ParamDoc::opt(
+                "objective",
+                "gap | log_gap",
+                "gap",
+                "the mean gap (%) to the reference tours, or its logarithm (needs a positive gap: LKH-3 references)",
             ),
         ]
     }
