@@ -1,6 +1,12 @@
 //! The `evoforge` command line.
 use std::process::ExitCode;
 
+/// mimalloc instead of the system allocator: the ask-evaluate-tell loop allocates and frees one
+/// genome per candidate, thousands per generation, where glibc's malloc is slow once its
+/// per-thread cache overflows.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // candle sizes its quantized-matmul pool (spinning workers) from CANDLE_NUM_THREADS when
     // the first model runs; on a shared machine one thread is what we want unless the user
