@@ -503,6 +503,7 @@ impl Bo {
         FitOptions {
             kernel: self.config.kernel,
             learn_outputscale: self.config.learn_outputscale,
+            unbiased_std: false,
             noise_min: self.config.noise_min,
             starts: self.config.fit_starts,
             max_iters: 100,

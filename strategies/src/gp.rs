@@ -153,6 +153,11 @@ pub struct FitOptions {
     pub kernel: Kernel,
     /// Learn the output scale (with a `Gamma(2, 0.15)` prior) instead of fixing it to 1.
     pub learn_outputscale: bool,
+    /// Standardise the outputs with the unbiased standard deviation (divisor n − 1), as
+    /// BoTorch's `Standardize` does, instead of the divisor n. With it and the defaults
+    /// otherwise (RBF, fixed output scale, `LogNormal` noise prior), the fitted model is
+    /// exactly BoTorch's `SingleTaskGP`.
+    pub unbiased_std: bool,
     /// Lower bound of the noise variance (standardised units).
     pub noise_min: f64,
     /// L-BFGS starts (at least 1): warm start if given, prior mode, then prior draws.
@@ -173,6 +178,7 @@ impl Default for FitOptions {
         Self {
             kernel: Kernel::Matern52,
             learn_outputscale: false,
+            unbiased_std: false,
             noise_min: 1e-6,
             starts: 3,
             max_iters: 100,
@@ -429,12 +435,14 @@ impl Gp {
         x: &[Vec<f64>],
         y: &[f64],
         params: GpParams,
+        unbiased: bool,
     ) -> Result<Self, GpError> {
         Self::check_data(lo, hi, x, y)?;
         let d = lo.len();
         let n = y.len() as f64;
         let y_mean = y.iter().sum::<f64>() / n;
-        let var = y.iter().map(|v| (v - y_mean).powi(2)).sum::<f64>() / n;
+        let divisor = if unbiased && n > 1.0 { n - 1.0 } else { n };
+        let var = y.iter().map(|v| (v - y_mean).powi(2)).sum::<f64>() / divisor;
         let y_std = if var > 0.0 && var.is_finite() { var.sqrt() } else { 1.0 };
         let width: Vec<f64> = lo.iter().zip(hi).map(|(l, h)| h - l).collect();
         let mut gp = Self {
@@ -477,7 +485,7 @@ impl Gp {
         {
             return Err(GpError::Input("hyperparameters out of range".into()));
         }
-        let mut gp = Self::prepare(kernel, lo, hi, x, y, params)?;
+        let mut gp = Self::prepare(kernel, lo, hi, x, y, params, false)?;
         gp.condition()?;
         Ok(gp)
     }
@@ -497,7 +505,7 @@ impl Gp {
         let d = lo.len();
         let init =
             GpParams { mean: 0.0, outputscale: 1.0, lengthscales: vec![1.0; d], noise: 1e-2 };
-        let mut gp = Self::prepare(opts.kernel, lo, hi, x, y, init)?;
+        let mut gp = Self::prepare(opts.kernel, lo, hi, x, y, init, opts.unbiased_std)?;
         if opts.categorical.iter().any(|c| *c) {
             if opts.categorical.len() != d {
                 return Err(GpError::Input(format!(
@@ -1005,6 +1013,7 @@ mod tests {
                 &x,
                 &y,
                 GpParams { mean: 0.0, outputscale: 1.0, lengthscales: vec![1.0; 3], noise: 0.1 },
+                false,
             )
             .unwrap();
             let data = Data { kernel, noise_prior, cat, d: 3, n: 15, u: &gp.u, z: &gp.z };

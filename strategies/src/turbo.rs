@@ -303,6 +303,7 @@ impl Turbo {
         let opts = FitOptions {
             kernel: self.config.kernel,
             learn_outputscale: false,
+            unbiased_std: false,
             noise_min: self.config.noise_min,
             starts: self.config.fit_starts,
             max_iters: 100,
