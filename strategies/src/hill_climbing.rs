@@ -190,7 +190,8 @@ impl Strategy for HillClimbing {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use evoforge_core::{Evaluation, Outcome, stream};
+    use crate::conformance;
+    use evoforge_core::stream;
 
     #[test]
     fn samples_centre_on_the_best_point_and_sigma_follows_the_schedule() {
@@ -203,14 +204,7 @@ mod tests {
         let mut sigmas = vec![];
         for _ in 0..4 {
             let asked = s.ask(&mut st, &mut rng);
-            let results: Vec<_> = asked
-                .iter()
-                .map(|c| Evaluated {
-                    id: c.id,
-                    genome: c.genome.clone(),
-                    outcome: Outcome::Ok(Evaluation::value(f(&c.genome))),
-                })
-                .collect();
+            let results = conformance::evaluate(&s, &st, &space, &asked, &f);
             let m = s.tell(&mut st, &results, &mut rng).unwrap();
             sigmas.push(m["sigma"]);
         }
