@@ -21,10 +21,11 @@
 //! * Success: a run succeeds when its best evaluated point has `‖x − 0‖∞ < 0.25` (CBXpy's
 //!   `dist_to_min`).
 //!
-//! Single-threaded (evoforge-strategies has no threads). Before criterion's samples, one
-//! optimisation with the plain objective (seed 1) and one with the vectorised objective per
-//! seed 1..=3 are run and reported with their success count, wall time and the CPU time of the
-//! thread (Linux `/proc/thread-self/schedstat`, comparable to the peer's
+//! The objective and the runs' moves go on rayon (`RAYON_NUM_THREADS` sets the threads).
+//! Before criterion's samples, one optimisation with the plain objective (seed 1), one with
+//! the vectorised objective on one thread (seed 1) and one with it on all threads per seed
+//! 1..=3 are run and reported with their success count, wall time and the CPU time of the
+//! process (Linux `/proc/self/stat`, all threads, comparable to the peer's
 //! `time.process_time()`); a filter that matches nothing (`-- nomatch`) runs only those.
 //!
 //! Run: `cargo bench -p evoforge-strategies --bench cbo_rastrigin -- --noplot` (criterion's

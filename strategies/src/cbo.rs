@@ -546,15 +546,11 @@ mod ziggurat {
     /// then the ziggurat's fast path over the whole slice (branch-free, so it vectorises with
     /// gathers on AVX2 / AVX-512), then the rare rejections (about 1.2%) one by one, in slice
     /// order, drawing what they need after all of `bits`. Same seed, same variates.
-    pub(super) fn fill(t: &Tables, rng: &mut Rng, bits: &mut Vec<u64>, out: &mut [f64]) {
-        bits.clear();
-        bits.resize(out.len(), 0);
+    pub(super) fn fill(t: &Tables, rng: &mut Rng, out: &mut [f64]) {
         // A local copy keeps the generator's state in registers; it is written back after.
         let mut local = rng.clone();
-        for b in bits.iter_mut() {
-            *b = local.next_u64();
-        }
-        fast_path(&t.x, bits, out);
+        let bits: Vec<u64> = out.iter().map(|_| local.next_u64()).collect();
+        fast_path(&t.x, &bits, out);
         // Most blocks of 8 hold no rejection: a test the compiler vectorises skips them.
         for (ob, bb) in out.chunks_mut(8).zip(bits.chunks(8)) {
             if !ob.iter().fold(false, |acc, v| acc | v.is_nan()) {
@@ -712,8 +708,7 @@ impl Cbo {
         };
         // ξ of every moving particle, particle by particle, coordinate by coordinate.
         let mut z = vec![0.0; moving.len() * d];
-        let mut bits = Vec::with_capacity(z.len());
-        ziggurat::fill(ziggurat::tables(), rng, &mut bits, &mut z);
+        ziggurat::fill(ziggurat::tables(), rng, &mut z);
         let track = c.diff_tol.is_some();
         let mut old = vec![0.0; if track { d } else { 0 }];
         let mut noise = vec![0.0; if c.noise == CboNoise::Covariance { d } else { 0 }];
@@ -1142,9 +1137,8 @@ mod tests {
         // In slices of 1000, as the strategy fills its noise (the rejections of a slice draw
         // after its bits).
         let mut z = vec![0.0; n];
-        let mut bits = Vec::new();
         for chunk in z.chunks_mut(1000) {
-            ziggurat::fill(t, &mut rng, &mut bits, chunk);
+            ziggurat::fill(t, &mut rng, chunk);
         }
         for (q, phi) in [
             (-3.8, 7.234804392511999e-5),
