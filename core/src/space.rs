@@ -33,29 +33,56 @@ pub struct Dim {
 /// can attach it with [`Space::with_init_scale`]; strategies that draw initial points from
 /// N(0, scale²) (the Deep GA) use it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(from = "SpaceData", into = "SpaceData")]
 pub struct Space {
+    dims: Vec<Dim>,
+    init_scale: Option<Vec<f64>>,
+    /// The bounds as two arrays and whether every coordinate is real, derived from `dims`:
+    /// [`Space::repair`] runs on every evaluated point, and over plain arrays it vectorises.
+    lo: Vec<f64>,
+    hi: Vec<f64>,
+    real: bool,
+}
+
+/// What a [`Space`] is made of, as it is written (the derived arrays are not).
+#[derive(Serialize, Deserialize)]
+struct SpaceData {
     dims: Vec<Dim>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     init_scale: Option<Vec<f64>>,
 }
 
+impl From<SpaceData> for Space {
+    fn from(d: SpaceData) -> Self {
+        let mut s = Space::new(d.dims);
+        s.init_scale = d.init_scale;
+        s
+    }
+}
+
+impl From<Space> for SpaceData {
+    fn from(s: Space) -> Self {
+        SpaceData { dims: s.dims, init_scale: s.init_scale }
+    }
+}
+
 impl Space {
     /// A space from its coordinates. Panics never: invalid bounds are reported by [`Space::check`].
     pub fn new(dims: Vec<Dim>) -> Self {
-        Self { dims, init_scale: None }
+        let lo = dims.iter().map(|d| d.lo).collect();
+        let hi = dims.iter().map(|d| d.hi).collect();
+        let real = dims.iter().all(|d| d.kind == DimKind::Real);
+        Self { dims, init_scale: None, lo, hi, real }
     }
 
     /// `d` real coordinates, all in `[lo, hi]`.
     pub fn real_box(d: usize, lo: f64, hi: f64) -> Self {
-        Self { dims: vec![Dim { kind: DimKind::Real, lo, hi }; d], init_scale: None }
+        Self::new(vec![Dim { kind: DimKind::Real, lo, hi }; d])
     }
 
     /// Real coordinates with per-coordinate bounds.
     pub fn real_bounds(lo: &[f64], hi: &[f64]) -> Self {
-        Self {
-            dims: lo.iter().zip(hi).map(|(&lo, &hi)| Dim { kind: DimKind::Real, lo, hi }).collect(),
-            init_scale: None,
-        }
+        Self::new(lo.iter().zip(hi).map(|(&lo, &hi)| Dim { kind: DimKind::Real, lo, hi }).collect())
     }
 
     /// Attaches a per-coordinate initialisation scale (standard deviation around 0); its length
@@ -82,17 +109,17 @@ impl Space {
 
     /// Lower bounds.
     pub fn lower(&self) -> Vec<f64> {
-        self.dims.iter().map(|d| d.lo).collect()
+        self.lo.clone()
     }
 
     /// Upper bounds.
     pub fn upper(&self) -> Vec<f64> {
-        self.dims.iter().map(|d| d.hi).collect()
+        self.hi.clone()
     }
 
     /// Whether every coordinate is real.
     pub fn is_real(&self) -> bool {
-        self.dims.iter().all(|d| d.kind == DimKind::Real)
+        self.real
     }
 
     /// Checks that the space is usable: at least one coordinate, finite bounds, `lo <= hi`.
@@ -128,10 +155,21 @@ impl Space {
     /// Maps a point of the continuous encoding onto the space: clamps into bounds, rounds
     /// integer and categorical coordinates.
     pub fn repair(&self, x: &mut [f64]) {
-        for (v, d) in x.iter_mut().zip(&self.dims) {
-            *v = v.clamp(d.lo, d.hi);
-            if d.kind != DimKind::Real {
-                *v = v.round().clamp(d.lo, d.hi);
+        // Comparisons, not `f64::clamp`: its check of lo <= hi is a branch per coordinate that
+        // keeps the loop scalar, and `check` has already refused such bounds. NaN stays NaN, as
+        // with `clamp`.
+        let clamp = |v: f64, lo: f64, hi: f64| {
+            let v = if v < lo { lo } else { v };
+            if v > hi { hi } else { v }
+        };
+        for ((v, &lo), &hi) in x.iter_mut().zip(&self.lo).zip(&self.hi) {
+            *v = clamp(*v, lo, hi);
+        }
+        if !self.real {
+            for (v, d) in x.iter_mut().zip(&self.dims) {
+                if d.kind != DimKind::Real {
+                    *v = clamp(v.round(), d.lo, d.hi);
+                }
             }
         }
     }

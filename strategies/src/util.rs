@@ -164,6 +164,17 @@ impl Batch {
 
     /// Records the fitness of every result, or rejects them all (unknown or repeated id).
     pub fn accept<G>(&mut self, results: &[Evaluated<G>]) -> Result<(), TellError> {
+        // The usual tell: the whole batch at once, in ask order. One pass checks that, with no
+        // bookkeeping of which slots were seen.
+        if results.len() == self.fitness.len()
+            && results.iter().enumerate().all(|(k, r)| r.id == self.first_id.wrapping_add(k as u64))
+            && self.fitness.iter().all(Option::is_none)
+        {
+            for (f, r) in self.fitness.iter_mut().zip(results) {
+                *f = Some(r.fitness());
+            }
+            return Ok(());
+        }
         // Validate everything first so an error leaves the batch untouched.
         let mut seen = vec![false; self.fitness.len()];
         for r in results {
