@@ -49,6 +49,14 @@ pub trait Strategy: Send + Sync + Sized + 'static {
     fn init(&self, rng: &mut Rng) -> Self::State;
     /// The next batch of candidates (one generation for population methods).
     fn ask(&self, s: &mut Self::State, rng: &mut Rng) -> Vec<Candidate<Self::Genome>>;
+    /// [`Strategy::ask`] into a caller's buffer, whose contents the candidates replace: the
+    /// same candidates, bit for bit, from the same state and stream. A generation loop that
+    /// keeps `out` and hands genomes back into it after `tell` lets a strategy overwrite them
+    /// in place instead of allocating one per candidate, which matters when a generation is
+    /// thousands of cheap evaluations (CBO's runs). The default calls `ask`.
+    fn ask_into(&self, s: &mut Self::State, rng: &mut Rng, out: &mut Vec<Candidate<Self::Genome>>) {
+        *out = self.ask(s, rng);
+    }
     /// Takes the results of asked candidates (in any order). Deterministic in (state, results, rng).
     fn tell(
         &self,

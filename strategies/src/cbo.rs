@@ -19,9 +19,10 @@
 //! ```
 //!
 //! for the particles that move (`B` with `batch_partial: true`, all `N` otherwise). The noise
-//! `n_i` (`noise`), with `ξ_i ~ N(0, I_d)` drawn from `tell`'s random stream (runs in order,
-//! the moving particles of a run in order, coordinates in order; standard normals by the
-//! ziggurat method, Marsaglia & Tsang 2000, as rand_distr's):
+//! `n_i` (`noise`), with `ξ_i ~ N(0, I_d)` drawn from the run's stream (one per run, derived
+//! from `tell`'s stream and the run index, so that runs move in parallel; the moving particles
+//! of a run in order, coordinates in order; standard normals by the ziggurat method, Marsaglia
+//! & Tsang 2000, as rand_distr's, on counter-based SplitMix64 words keyed by the stream):
 //! * `isotropic` (default): `√dt ‖d_i‖₂ ξ_i`;
 //! * `anisotropic`: `√dt d_i ⊙ ξ_i`;
 //! * `covariance`: `√(2 dt (1 + α)) Cov^{1/2} ξ_i` with `Cov = Σ_{j∈B} ω_j d_j d_jᵀ` (`ω` the
@@ -297,6 +298,19 @@ pub struct Cbo {
     hi: Vec<f64>,
 }
 
+/// Buffers of one step of one run, kept per thread so that a step allocates nothing.
+#[derive(Default)]
+struct Scratch {
+    /// Consensus weights of the batch.
+    w: Vec<f64>,
+    /// ξ of every moving particle.
+    z: Vec<f64>,
+    /// The generator's words behind `z`.
+    bits: Vec<u64>,
+    /// A particle before its move (`diff_tol` only).
+    old: Vec<f64>,
+}
+
 /// Everything of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Run {
@@ -373,16 +387,23 @@ impl CboState {
 /// `compute_consensus_default`; `+inf` energies get 0, and `−inf` energies share the whole
 /// weight equally. `None` when no energy is below `+inf`.
 pub fn consensus_weights(energy: &[f64], alpha: f64) -> Option<Vec<f64>> {
+    let mut w = Vec::with_capacity(energy.len());
+    consensus_weights_into(energy, alpha, &mut w).then_some(w)
+}
+
+/// [`consensus_weights`] into `w` (cleared first; the step reuses one buffer per thread);
+/// `false` when no energy is below `+inf`.
+fn consensus_weights_into(energy: &[f64], alpha: f64, w: &mut Vec<f64>) -> bool {
+    w.clear();
     let n_neg = energy.iter().filter(|e| **e == f64::NEG_INFINITY).count();
     if n_neg > 0 {
-        let w = 1.0 / n_neg as f64;
-        return Some(
-            energy.iter().map(|&e| if e == f64::NEG_INFINITY { w } else { 0.0 }).collect(),
-        );
+        let v = 1.0 / n_neg as f64;
+        w.extend(energy.iter().map(|&e| if e == f64::NEG_INFINITY { v } else { 0.0 }));
+        return true;
     }
     let e_min = energy.iter().copied().filter(|e| e.is_finite()).fold(f64::INFINITY, f64::min);
     if !e_min.is_finite() {
-        return None;
+        return false;
     }
     // w_i − max(w) = −α (E_i − E_min) ≤ 0, exactly 0 at the minimum, so the sum is ≥ 1 and the
     // logarithm finite (scipy's logsumexp subtracts the maximum the same way). A finite
@@ -399,14 +420,10 @@ pub fn consensus_weights(energy: &[f64], alpha: f64) -> Option<Vec<f64>> {
     // exponential per particle (equal up to rounding).
     // exp(w) for w < −746 is 0 in f64; skipping the call is what most particles need once α
     // is large.
-    let mut w: Vec<f64> = energy
-        .iter()
-        .map(|&e| shifted(e))
-        .map(|v| if v < -746.0 { 0.0 } else { v.exp() })
-        .collect();
+    w.extend(energy.iter().map(|&e| shifted(e)).map(|v| if v < -746.0 { 0.0 } else { v.exp() }));
     let sum: f64 = w.iter().sum();
     w.iter_mut().for_each(|v| *v /= sum);
-    Some(w)
+    true
 }
 
 /// `J_eff(α) − η N` with `J_eff = (Σ w)² / Σ w²`, `w_i = exp(−α E_i)` (CBXpy's
@@ -499,9 +516,9 @@ fn mat_sqrt(a: &[f64], d: usize) -> Option<Vec<f64>> {
 /// Method for Generating Random Variables", J. Stat. Softw. 5(8), with 256 layers in the form
 /// of Doornik (2005) and of rand_distr's `StandardNormal` (one `u64` per draw: 8 bits pick the
 /// layer, the top 52 give a uniform in [−1, 1); the wedges and the tail beyond `R` by
-/// rejection). Written out here so that the fast path inlines into the noise loop (the
-/// generator's state stays in registers); the tables are computed once from `R` and the layer
-/// area `V`, and match rand_distr's to the last digit printed there.
+/// rejection). Written out here so that the words, the fast path and the rejections are
+/// separate passes that vectorise; the tables are computed once from `R` and the layer area
+/// `V`, and match rand_distr's to the last digit printed there.
 mod ziggurat {
     use std::sync::OnceLock;
 
@@ -542,35 +559,70 @@ mod ziggurat {
         &t.x
     }
 
-    /// Fills `out` with N(0, 1) variates in three passes: the generator's `u64`s into `bits`,
-    /// then the ziggurat's fast path over the whole slice (branch-free, so it vectorises with
-    /// gathers on AVX2 / AVX-512), then the rare rejections (about 1.2%) one by one, in slice
-    /// order, drawing what they need after all of `bits`. Same seed, same variates.
-    pub(super) fn fill(t: &Tables, rng: &mut Rng, out: &mut [f64]) {
-        // A local copy keeps the generator's state in registers; it is written back after.
-        let mut local = rng.clone();
-        let bits: Vec<u64> = out.iter().map(|_| local.next_u64()).collect();
-        fast_path(&t.x, &bits, out);
-        // Most blocks of 8 hold no rejection: a test the compiler vectorises skips them.
-        for (ob, bb) in out.chunks_mut(8).zip(bits.chunks(8)) {
-            if !ob.iter().fold(false, |acc, v| acc | v.is_nan()) {
-                continue;
-            }
-            for (o, &b) in ob.iter_mut().zip(bb) {
+    /// Fills `out` with N(0, 1) variates in three passes: counter-based words keyed by one draw
+    /// of `rng` ([`splitmix_fill`]) into `bits` (scratch, overwritten), then the ziggurat's fast path over
+    /// the whole slice (branch-free, so it vectorises with gathers on AVX2 / AVX-512), then the
+    /// rare rejections (about 1.2%) one by one, in slice order, drawing what they need from
+    /// `rng`. Same seed, same variates.
+    pub(super) fn fill(t: &Tables, rng: &mut Rng, bits: &mut Vec<u64>, out: &mut [f64]) {
+        let n = out.len();
+        bits.clear();
+        bits.resize(n, 0);
+        splitmix_fill(rng.next_u64(), bits);
+        fast_path(&t.x, bits, out);
+        let mut rejected = Vec::new();
+        rejected_blocks(out, &mut rejected);
+        for (k, _) in rejected.iter().enumerate().filter(|(_, r)| **r) {
+            for (o, &b) in out[8 * k..].iter_mut().zip(&bits[8 * k..]).take(8) {
                 if o.is_nan() {
                     let i = (b & 0xff) as usize;
                     let u = f64::from_bits((b >> 12) | 0x4000_0000_0000_0000) - 3.0;
-                    *o = slow(t, &mut local, i, u, u * t.x[i]);
+                    *o = slow(t, rng, i, u, u * t.x[i]);
                 }
             }
         }
-        *rng = local;
+    }
+
+    /// SplitMix64 (Steele, Lea & Flood 2014) in counter form: word `k` is the SplitMix64
+    /// finaliser of `base + (k + 1)·γ`. The xoshiro stream is a chain of dependent operations
+    /// and yields a word every few cycles; these words depend on `k` alone, so the loop
+    /// vectorises (eight words per AVX-512 instruction sequence). `base` is one draw of the
+    /// caller's stream, so the words are a function of that stream.
+    #[multiversion::multiversion(targets(
+        "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+        "x86_64+avx2+fma",
+        "x86_64+sse4.2"
+    ))]
+    fn splitmix_fill(base: u64, out: &mut [u64]) {
+        const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+        for (k, o) in out.iter_mut().enumerate() {
+            let mut z = base.wrapping_add((k as u64 + 1).wrapping_mul(GAMMA));
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            *o = z ^ (z >> 31);
+        }
+    }
+
+    /// `rejected[k]`: whether `out[8k..8k + 8]` holds a rejection (NaN). Most blocks hold
+    /// none; a test over all of them vectorises, the repair loop then visits only the few.
+    #[multiversion::multiversion(targets(
+        "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+        "x86_64+avx2+fma",
+        "x86_64+sse4.2"
+    ))]
+    fn rejected_blocks(out: &[f64], rejected: &mut Vec<bool>) {
+        rejected.clear();
+        rejected.extend(out.chunks(8).map(|b| b.iter().fold(false, |acc, v| acc | v.is_nan())));
     }
 
     /// The fast path on every `bits[k]`: 8 bits pick the layer `i`, the top 52 give a uniform
     /// `u` in [−1, 1) (2 + [0, 2) − 3), and `x = u·x_i` is accepted when `|x| < x_{i+1}`; NaN
     /// marks a rejection.
-    #[multiversion::multiversion(targets = "simd")]
+    #[multiversion::multiversion(targets(
+        "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+        "x86_64+avx2+fma",
+        "x86_64+sse4.2"
+    ))]
     fn fast_path(tx: &[f64; 257], bits: &[u64], out: &mut [f64]) {
         for (o, &b) in out.iter_mut().zip(bits) {
             let i = (b & 0xff) as usize;
@@ -609,10 +661,34 @@ mod ziggurat {
     }
 }
 
+/// `cons += Σ_k w_k x_{batch_k}` over the rows of `x` (`cons.len()` columns): the consensus
+/// point's sum, skipping the weights that underflowed to 0.
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.2"
+))]
+fn weighted_sum(cons: &mut [f64], x: &[f64], batch: &[u32], w: &[f64]) {
+    let d = cons.len();
+    for (&p, &wi) in batch.iter().zip(w) {
+        if wi == 0.0 {
+            continue;
+        }
+        let xi = &x[p as usize * d..(p as usize + 1) * d];
+        for (cj, xj) in cons.iter_mut().zip(xi) {
+            *cj += wi * xj;
+        }
+    }
+}
+
 /// CBXpy's `cbo_update` with anisotropic noise on one particle, `x ← x − λ dt d + σ √dt (d ∘ ξ)`
 /// with `d = x − c` (`a = −λ dt`), then its `post_process_default` (NaN → 1e8, clip to ±1e8).
 /// The hottest loop of the strategy: compiled for AVX2 and AVX-512 as well, picked at run time.
-#[multiversion::multiversion(targets = "simd")]
+#[multiversion::multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+    "x86_64+avx2+fma",
+    "x86_64+sse4.2"
+))]
 fn move_anisotropic(x: &mut [f64], cons: &[f64], z: &[f64], a: f64, sigma: f64, sdt: f64) {
     for ((xj, cj), zj) in x.iter_mut().zip(cons).zip(z) {
         let dj = *xj - cj;
@@ -652,27 +728,30 @@ impl Cbo {
 
     /// The CBO step of one run whose batch energies `e` (slot order) are in.
     fn step_run(&self, r: &mut Run, e: &[f64], rng: &mut Rng) -> bool {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::default();
+        }
+        SCRATCH.with_borrow_mut(|sc| self.step_run_with(r, e, rng, sc))
+    }
+
+    fn step_run_with(&self, r: &mut Run, e: &[f64], rng: &mut Rng, sc: &mut Scratch) -> bool {
         let c = &self.config;
         let d = self.d;
         let n = c.particles;
         for (&p, &ei) in r.batch.iter().zip(e) {
             r.energy[p as usize] = ei;
         }
-        let Some(w) = consensus_weights(e, r.alpha) else {
+        let Scratch { w, z, bits, old } = sc;
+        if !consensus_weights_into(e, r.alpha, w) {
             // Every energy of the batch is +inf: nothing moves (and that is no convergence).
             r.update_diff = f64::INFINITY;
             return false;
-        };
-        let mut cons = vec![0.0; d];
-        for (&p, &wi) in r.batch.iter().zip(&w) {
-            if wi == 0.0 {
-                continue;
-            }
-            let xi = &r.x[p as usize * d..(p as usize + 1) * d];
-            for (cj, xj) in cons.iter_mut().zip(xi) {
-                *cj += wi * xj;
-            }
         }
+        // The run keeps its consensus buffer: it is overwritten, not reallocated, each step.
+        let mut cons = std::mem::take(&mut r.consensus);
+        cons.clear();
+        cons.resize(d, 0.0);
+        weighted_sum(&mut cons, &r.x, &r.batch, w);
         let all: Vec<u32>;
         let moving: &[u32] = if c.batch_partial || self.batch_size == n {
             &r.batch
@@ -687,7 +766,7 @@ impl Cbo {
             // Cov = Σ_j ω_j d_j d_jᵀ over the batch, column-major.
             let mut cov = vec![0.0; d * d];
             let mut drift = vec![0.0; d];
-            for (&p, &wi) in r.batch.iter().zip(&w) {
+            for (&p, &wi) in r.batch.iter().zip(w.iter()) {
                 if wi == 0.0 {
                     continue;
                 }
@@ -707,10 +786,11 @@ impl Cbo {
             None
         };
         // ξ of every moving particle, particle by particle, coordinate by coordinate.
-        let mut z = vec![0.0; moving.len() * d];
-        ziggurat::fill(ziggurat::tables(), rng, &mut z);
+        z.resize(moving.len() * d, 0.0);
+        let z = &mut z[..moving.len() * d];
+        ziggurat::fill(ziggurat::tables(), rng, bits, z);
         let track = c.diff_tol.is_some();
-        let mut old = vec![0.0; if track { d } else { 0 }];
+        old.resize(if track { d } else { 0 }, 0.0);
         let mut noise = vec![0.0; if c.noise == CboNoise::Covariance { d } else { 0 }];
         let mut diff2 = 0.0;
         for (&p, zk) in moving.iter().zip(z.chunks_exact(d)) {
@@ -766,7 +846,7 @@ impl Cbo {
                 }
             }
             if track {
-                diff2 += x.iter().zip(&old).map(|(v, o)| (v - o) * (v - o)).sum::<f64>();
+                diff2 += x.iter().zip(old.iter()).map(|(v, o)| (v - o) * (v - o)).sum::<f64>();
             }
         }
         r.consensus = cons;
@@ -917,6 +997,12 @@ impl Strategy for Cbo {
     }
 
     fn ask(&self, s: &mut Self::State, rng: &mut Rng) -> Vec<Candidate<Self::Genome>> {
+        let mut out = Vec::new();
+        self.ask_into(s, rng, &mut out);
+        out
+    }
+
+    fn ask_into(&self, s: &mut Self::State, rng: &mut Rng, out: &mut Vec<Candidate<Vec<f64>>>) {
         let d = self.d;
         let mut slot = 0;
         for r in &mut s.runs {
@@ -929,19 +1015,27 @@ impl Strategy for Cbo {
             slot += r.batch.len();
         }
         let first = s.next_id;
-        let mut out = Vec::with_capacity(slot);
+        out.truncate(slot);
+        out.resize_with(slot, || Candidate { id: 0, genome: Vec::new() });
+        // Each run's candidates are a contiguous part of `out` (slot order); the runs copy
+        // their particles out on rayon, into the genomes already there when `out` is reused.
+        let mut parts = Vec::with_capacity(s.runs.len());
+        let mut rest = &mut out[..];
         for r in &s.runs {
-            for &p in &r.batch {
-                let p = p as usize;
-                out.push(Candidate {
-                    id: first + out.len() as u64,
-                    genome: r.x[p * d..(p + 1) * d].to_vec(),
-                });
-            }
+            let (mine, tail) = rest.split_at_mut(r.batch.len());
+            parts.push((r, mine));
+            rest = tail;
         }
+        parts.into_par_iter().for_each(|(r, cands)| {
+            for (k, (c, &p)) in cands.iter_mut().zip(&r.batch).enumerate() {
+                let p = p as usize;
+                c.id = first + (r.slot0 + k) as u64;
+                c.genome.clear();
+                c.genome.extend_from_slice(&r.x[p * d..(p + 1) * d]);
+            }
+        });
         s.batch = Batch::new(first, slot);
         s.next_id += slot as u64;
-        out
     }
 
     fn tell(
@@ -1073,6 +1167,37 @@ mod tests {
     }
 
     #[test]
+    fn ask_into_reuses_buffers_and_asks_what_ask_asks() {
+        // Batches of 5 of 12 particles, one run stopping early: the candidate count changes
+        // from step to step, so `ask_into` both shrinks and grows the buffer it is handed.
+        let space = Space::real_box(4, -5.0, 5.0);
+        let cfg = CboConfig {
+            particles: 12,
+            runs: 3,
+            batch_size: Some(5),
+            energy_tol: Some(4.0),
+            ..Default::default()
+        };
+        let s = Cbo::new(cfg, &space).unwrap();
+        let (mut a, mut b) = (s.init(&mut stream(8, &[0])), s.init(&mut stream(8, &[0])));
+        // Stale genomes of other lengths, more of them than any step asks.
+        let mut buf: Vec<Candidate<Vec<f64>>> =
+            (0..40).map(|i| Candidate { id: 999, genome: vec![7.0; i % 6] }).collect();
+        let mut lens = std::collections::BTreeSet::new();
+        for g in 0..40 {
+            let ca = s.ask(&mut a, &mut stream(8, &[1, g]));
+            s.ask_into(&mut b, &mut stream(8, &[1, g]), &mut buf);
+            assert_eq!(ca, buf, "step {g}");
+            assert_eq!(a, b, "step {g}");
+            lens.insert(buf.len());
+            let r = evaluated(&ca, sphere);
+            s.tell(&mut a, &r, &mut stream(8, &[2, g])).unwrap();
+            s.tell(&mut b, &r, &mut stream(8, &[2, g])).unwrap();
+        }
+        assert!(lens.len() > 1, "the candidate count never changed: {lens:?}");
+    }
+
+    #[test]
     fn same_particles_at_1_and_4_threads() {
         // The runs move in parallel, each with its own stream: the thread count must not show.
         let space = Space::real_box(5, -5.0, 5.0);
@@ -1138,7 +1263,7 @@ mod tests {
         // after its bits).
         let mut z = vec![0.0; n];
         for chunk in z.chunks_mut(1000) {
-            ziggurat::fill(t, &mut rng, chunk);
+            ziggurat::fill(t, &mut rng, &mut Vec::new(), chunk);
         }
         for (q, phi) in [
             (-3.8, 7.234804392511999e-5),
