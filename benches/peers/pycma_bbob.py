@@ -34,6 +34,8 @@ Protocol
   recommends for restarts); ``--x0-once`` draws a single point used by all
   restarts instead.
 * No bounds are given to CMA-ES (COCO's bbob is unconstrained).
+* ``--bipop``: the same call with ``bipop=True`` (pycma's BIPOP: IPOP's large
+  runs interleaved with small-population runs, each regime's budget kept even).
 * Runs are executed in a multiprocessing pool with ``--workers`` processes
   (default 1); BLAS threads are limited to 1.
 
@@ -104,7 +106,7 @@ class Recorder:
 
 
 def run_one(job):
-    function, dimension, instance, budget, x0_once, seed_offset = job
+    function, dimension, instance, budget, x0_once, seed_offset, bipop = job
     import cma
     import cocoex
 
@@ -132,7 +134,7 @@ def run_one(job):
                                    "ftarget": fopt + 1e-8,
                                    "verbose": -9,
                                    "seed": seed},
-                          restarts=9, incpopsize=2)
+                          restarts=9, incpopsize=2, bipop=bipop)
     wall = time.perf_counter() - t0
     irun = getattr(es, "_irun", None)
     problem.free()
@@ -154,6 +156,8 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--seed-offset", type=int, default=0,
                     help="repetition number k: run seeds become 1000 f + i + 100000 k")
+    ap.add_argument("--bipop", action="store_true",
+                    help="pycma's BIPOP restarts (fmin2(..., bipop=True)) instead of IPOP")
     ap.add_argument("--x0-once", action="store_true",
                     help="one uniform x0 for all restarts of a run")
     args = ap.parse_args(argv)
@@ -167,7 +171,7 @@ def main(argv=None):
     functions = parse_list(args.functions)
     instances = parse_list(args.instances)
     budget = int(args.budget)
-    jobs = [(f, args.dimension, i, budget, args.x0_once, args.seed_offset)
+    jobs = [(f, args.dimension, i, budget, args.x0_once, args.seed_offset, args.bipop)
             for f in functions for i in instances]
 
     t0 = time.perf_counter()
