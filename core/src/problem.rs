@@ -73,64 +73,42 @@ impl<F: Fn(&[f64]) -> f64 + Send + Sync> Problem for FnProblem<F> {
     }
 }
 
-impl<P: Problem + ?Sized> Problem for Box<P> {
-    fn space(&self) -> &Space {
-        (**self).space()
-    }
-    fn evaluate(&self, x: &[f64], ctx: &EvalCtx) -> Result<Evaluation, EvalError> {
-        (**self).evaluate(x, ctx)
-    }
-    fn evaluate_batch(
-        &self,
-        xs: &[&[f64]],
-        ctxs: &[EvalCtx],
-    ) -> Vec<Result<Evaluation, EvalError>> {
-        (**self).evaluate_batch(xs, ctxs)
-    }
-    fn optimum(&self) -> Option<f64> {
-        (**self).optimum()
-    }
-    fn state_init(&self) -> Option<Vec<f64>> {
-        (**self).state_init()
-    }
-    fn set_state(&self, state: &[f64]) -> Result<(), EvalError> {
-        (**self).set_state(state)
-    }
-    fn state_update(&self, state: &mut [f64], stats: &[&[f64]]) {
-        (**self).state_update(state, stats)
-    }
-    fn describe_state(&self, state: &[f64]) -> Vec<(String, Vec<f64>)> {
-        (**self).describe_state(state)
-    }
+/// `Problem` for a pointer to a problem (`Box<dyn Problem>`, `Arc<P>`): every method forwards,
+/// so a problem's own `evaluate_batch` or state survives being boxed or shared.
+macro_rules! forward_problem {
+    ($($ptr:ident)::+) => {
+        impl<P: Problem + ?Sized> Problem for $($ptr)::+<P> {
+            fn space(&self) -> &Space {
+                (**self).space()
+            }
+            fn evaluate(&self, x: &[f64], ctx: &EvalCtx) -> Result<Evaluation, EvalError> {
+                (**self).evaluate(x, ctx)
+            }
+            fn evaluate_batch(
+                &self,
+                xs: &[&[f64]],
+                ctxs: &[EvalCtx],
+            ) -> Vec<Result<Evaluation, EvalError>> {
+                (**self).evaluate_batch(xs, ctxs)
+            }
+            fn optimum(&self) -> Option<f64> {
+                (**self).optimum()
+            }
+            fn state_init(&self) -> Option<Vec<f64>> {
+                (**self).state_init()
+            }
+            fn set_state(&self, state: &[f64]) -> Result<(), EvalError> {
+                (**self).set_state(state)
+            }
+            fn state_update(&self, state: &mut [f64], stats: &[&[f64]]) {
+                (**self).state_update(state, stats)
+            }
+            fn describe_state(&self, state: &[f64]) -> Vec<(String, Vec<f64>)> {
+                (**self).describe_state(state)
+            }
+        }
+    };
 }
 
-impl<P: Problem + ?Sized> Problem for std::sync::Arc<P> {
-    fn space(&self) -> &Space {
-        (**self).space()
-    }
-    fn evaluate(&self, x: &[f64], ctx: &EvalCtx) -> Result<Evaluation, EvalError> {
-        (**self).evaluate(x, ctx)
-    }
-    fn evaluate_batch(
-        &self,
-        xs: &[&[f64]],
-        ctxs: &[EvalCtx],
-    ) -> Vec<Result<Evaluation, EvalError>> {
-        (**self).evaluate_batch(xs, ctxs)
-    }
-    fn optimum(&self) -> Option<f64> {
-        (**self).optimum()
-    }
-    fn state_init(&self) -> Option<Vec<f64>> {
-        (**self).state_init()
-    }
-    fn set_state(&self, state: &[f64]) -> Result<(), EvalError> {
-        (**self).set_state(state)
-    }
-    fn state_update(&self, state: &mut [f64], stats: &[&[f64]]) {
-        (**self).state_update(state, stats)
-    }
-    fn describe_state(&self, state: &[f64]) -> Vec<(String, Vec<f64>)> {
-        (**self).describe_state(state)
-    }
-}
+forward_problem!(Box);
+forward_problem!(std::sync::Arc);
