@@ -57,7 +57,7 @@
 //! # Restarts and termination
 //!
 //! After each update the pycma criteria are checked (`tolfun`, `tolfunhist`, `tolx`,
-//! `tolconditioncov`, `noeffectaxis`, `noeffectcoord`, `tolstagnation`, `tolupsigma`,
+//! `tolconditioncov`, `noeffectaxis`, `noeffectcoord`, `tolstagnation`, `tolupsigma`, `tolfacupx`,
 //! `tolflatfitness`, `maxiter`, `max_evals_per_run`, plus `numerical` when the state would
 //! become non-finite). When one fires and a restart is left, the state is reinitialised inside
 //! that `tell` — new mean uniform in the bounds drawn from `tell`'s random stream, λ and σ0 by
@@ -142,10 +142,16 @@ pub struct CmaEsConfig {
     pub noeffectaxis: bool,
     /// Stop when adding 0.2σ√C_ii to a coordinate does not change the mean.
     pub noeffectcoord: bool,
-    /// Generations without progress of best and median; default `100 + 100 n^1.5 / λ`, 0 = off.
+    /// Generations without progress of best and median; default `100 + 100 n^1.5 / λ0` with the
+    /// first run's unrounded `λ0` for every run (as pycma), 0 = off.
     pub tolstagnation: Option<u64>,
     /// Stop when σ / max(D) exceeds `tolupsigma × σ0` (creeping).
     pub tolupsigma: f64,
+    /// Stop when a standard deviation `σ √C_ii` exceeds `tolfacupx × σ0`: the initial step
+    /// size was far too small (pycma's default 1e3). It ends BIPOP's small-σ runs that find
+    /// better points far away, instead of letting them grow into large runs on the small
+    /// regime's budget.
+    pub tolfacupx: f64,
     /// Stop after more than this many generations whose best equals the 75th percentile.
     pub tolflatfitness: u32,
     /// Generations between eigendecompositions; default `max(1, 1/(10 n (c_1 + c_μ)))`.
@@ -174,6 +180,7 @@ impl Default for CmaEsConfig {
             noeffectcoord: true,
             tolstagnation: None,
             tolupsigma: 1e20,
+            tolfacupx: 1e3,
             tolflatfitness: 1,
             eigen_interval: None,
         }
@@ -240,6 +247,12 @@ impl Describe for CmaEsConfig {
                 "float",
                 "1e20",
                 "stop: sigma / max(D) > tolupsigma sigma0",
+            ),
+            ParamDoc::opt(
+                "tolfacupx",
+                "float",
+                "1e3",
+                "stop: a standard deviation sigma sqrt(C_ii) > tolfacupx sigma0",
             ),
             ParamDoc::opt("tolflatfitness", "int", "1", "stop: generations of flat fitness"),
             ParamDoc::opt(
@@ -364,6 +377,10 @@ pub struct CmaEs {
     n: usize,
     sigma0: f64,
     lambda0: usize,
+    /// The population size before rounding down (`4 + 3 ln n`, or `popsize`): pycma evaluates
+    /// its option expressions once, with this value, and keeps them for every restart, so the
+    /// `tolstagnation` and `maxiter` defaults and the restarts' population sizes derive from it.
+    lambda0_f: f64,
     tolx: f64,
     max_restarts: u32,
 }
@@ -498,9 +515,11 @@ impl CmaEs {
         Params::with_active(self.n, lambda, self.config.separable, self.config.active)
     }
 
-    fn default_max_iter(&self, lambda: usize) -> u64 {
+    /// pycma's `maxiter` default, `100 + 150 (n + 3)² / √λ0` with the unrounded λ0 of the first
+    /// run, for every run (pycma keeps the value it evaluated for the first run).
+    fn default_max_iter(&self) -> u64 {
         self.config.max_iter_per_run.unwrap_or_else(|| {
-            (100.0 + 150.0 * (self.n as f64 + 3.0).powi(2) / (lambda as f64).sqrt()) as u64
+            (100.0 + 150.0 * (self.n as f64 + 3.0).powi(2) / self.lambda0_f.sqrt()) as u64
         })
     }
 
@@ -647,6 +666,12 @@ impl CmaEs {
         {
             return Some(format!("max_evals_per_run: {} evaluations", run.evals));
         }
+        if (0..n).any(|i| run.sigma * self.c_diag(run, i).sqrt() > run.sigma0 * cfg.tolfacupx) {
+            return Some(format!(
+                "tolfacupx: a standard deviation above {:e} sigma0",
+                cfg.tolfacupx
+            ));
+        }
         let tolx = self.tolx;
         if (0..n).all(|i| run.sigma * self.c_diag(run, i).sqrt() < tolx)
             && run.pc.iter().all(|p| (run.sigma * p).abs() < tolx)
@@ -708,8 +733,12 @@ impl CmaEs {
     fn stagnation(&self, run: &Run) -> Option<String> {
         let n = self.n as f64;
         let lam = run.lambda as f64;
-        let tol =
-            self.config.tolstagnation.unwrap_or_else(|| (100.0 + 100.0 * n.powf(1.5) / lam) as u64);
+        // The default is evaluated with the first run's unrounded λ0 and kept for every
+        // restart, as pycma does (389 at n = 10 for all runs, large or small).
+        let tol = self
+            .config
+            .tolstagnation
+            .unwrap_or_else(|| (100.0 + 100.0 * n.powf(1.5) / self.lambda0_f) as u64);
         if tol == 0 {
             return None;
         }
@@ -750,8 +779,9 @@ impl CmaEs {
             }
         }
         let inc = self.config.incpopsize;
-        let large_lambda =
-            |k: u32| ((self.lambda0 as f64 * inc.powi(k as i32)).floor() as usize).max(2);
+        // pycma: popsize0 · incpopsize^k with popsize0 the unrounded default (10.9 at n = 10:
+        // 21, 43, 87, …).
+        let large_lambda = |k: u32| ((self.lambda0_f * inc.powi(k as i32)).floor() as usize).max(2);
         let next = match self.config.restarts {
             Restarts::None => None,
             Restarts::Ipop => (s.large_restarts < self.max_restarts).then_some(Regime::Large),
@@ -780,18 +810,18 @@ impl CmaEs {
         let (lambda, sigma0, max_iter) = if regime == Regime::Large {
             s.large_restarts += 1;
             let lambda = large_lambda(s.large_restarts);
-            (lambda, self.sigma0, self.default_max_iter(lambda))
+            (lambda, self.sigma0, self.default_max_iter())
         } else {
             // Hansen (2009): λ_s = ⌊λ_def (λ_large/λ_def)^(U²)⌋, σ_s = σ0 · 10^(−2U), and the
             // run may use at most half the large-regime budget (pycma's maxiter rule).
             let u1: f64 = rng.random();
             let u2: f64 = rng.random();
-            let lambda = ((self.lambda0 as f64
-                * (large_lambda(s.large_restarts) as f64 / self.lambda0 as f64).powf(u1 * u1))
-            .floor() as usize)
-                .max(2);
+            let lambda =
+                ((self.lambda0_f * inc.powi(s.large_restarts as i32).powf(u1 * u1)).floor()
+                    as usize)
+                    .max(2);
             let cap = (0.5 * s.large_evals as f64 / lambda as f64).ceil() as u64;
-            (lambda, self.sigma0 * 0.01f64.powf(u2), self.default_max_iter(lambda).min(cap.max(1)))
+            (lambda, self.sigma0 * 0.01f64.powf(u2), self.default_max_iter().min(cap.max(1)))
         };
         let mean = uniform_in(&self.space, rng);
         s.run = self.new_run(lambda, sigma0, mean, regime, max_iter);
@@ -893,6 +923,7 @@ impl Strategy for CmaEs {
         positive("tolfunhist", config.tolfunhist)?;
         positive("tolconditioncov", config.tolconditioncov)?;
         positive("tolupsigma", config.tolupsigma)?;
+        positive("tolfacupx", config.tolfacupx)?;
         let tolx = config.tolx.unwrap_or(1e-11 * sigma0);
         positive("tolx", tolx)?;
         if let Some(e) = config.eigen_interval
@@ -910,18 +941,17 @@ impl Strategy for CmaEs {
             Restarts::None => 0,
             Restarts::Ipop | Restarts::Bipop | Restarts::Nbipop => 9,
         });
-        Ok(Self { config, space: space.clone(), n, sigma0, lambda0, tolx, max_restarts })
+        let lambda0_f = match config.popsize {
+            None => 4.0 + 3.0 * (n as f64).ln(),
+            Some(l) => l as f64,
+        };
+        Ok(Self { config, space: space.clone(), n, sigma0, lambda0, lambda0_f, tolx, max_restarts })
     }
 
     fn init(&self, rng: &mut Rng) -> Self::State {
         let mean = self.config.mean0.clone().unwrap_or_else(|| uniform_in(&self.space, rng));
-        let run = self.new_run(
-            self.lambda0,
-            self.sigma0,
-            mean,
-            Regime::First,
-            self.default_max_iter(self.lambda0),
-        );
+        let run =
+            self.new_run(self.lambda0, self.sigma0, mean, Regime::First, self.default_max_iter());
         CmaEsState {
             next_id: 0,
             generation: 0,
@@ -1507,7 +1537,8 @@ mod tests {
                 seen.push(st.popsize());
             }
         }
-        assert_eq!(seen, vec![8, 16, 32, 64]);
+        // pycma: ⌊popsize0 · 2^k⌋ with the unrounded popsize0 = 4 + 3 ln 4 = 8.16.
+        assert_eq!(seen, vec![8, 16, 32, 65]);
         assert_eq!(st.restarts(), 3);
         assert!(s.stop(&st).unwrap().starts_with("max_evals_per_run"));
     }
@@ -1533,12 +1564,12 @@ mod tests {
             }
         }
         let large: Vec<usize> = runs.iter().filter(|r| r.0 == Regime::Large).map(|r| r.1).collect();
-        assert_eq!(large, vec![16, 32, 64, 128], "{runs:?}");
+        assert_eq!(large, vec![16, 32, 65, 130], "{runs:?}");
         assert_eq!(runs[1].0, Regime::Large, "the first restart is large: {runs:?}");
         let small: Vec<_> = runs.iter().filter(|r| r.0 == Regime::Small).collect();
         assert!(!small.is_empty(), "{runs:?}");
         for r in small {
-            assert!(r.1 >= 8 && r.1 <= 64 && r.2 <= s.sigma0 && r.2 >= 0.01 * s.sigma0, "{r:?}");
+            assert!(r.1 >= 8 && r.1 <= 130 && r.2 <= s.sigma0 && r.2 >= 0.01 * s.sigma0, "{r:?}");
         }
         assert_eq!(st.small_evals + st.large_evals, st.evaluations());
     }
