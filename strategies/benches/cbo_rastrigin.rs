@@ -23,7 +23,7 @@
 //! * The evaluator's buffers live from step to step, as a generation loop can keep them: the
 //!   results (each `Evaluation` is overwritten), and the candidates, whose genomes
 //!   `ask_into` overwrites in place; a result takes its candidate's genome and hands back
-//!   the one it held, so a step allocates nothing.
+//!   the one it held, so no step allocates a genome.
 //! * Success: a run succeeds when its best evaluated point has `‖x − 0‖∞ < 0.25` (CBXpy's
 //!   `dist_to_min`).
 //!

@@ -298,7 +298,8 @@ pub struct Cbo {
     hi: Vec<f64>,
 }
 
-/// Buffers of one step of one run, kept per thread so that a step allocates nothing.
+/// Buffers of one step of one run, kept per thread so that a step does not allocate its
+/// weights and noise each time.
 #[derive(Default)]
 struct Scratch {
     /// Consensus weights of the batch.
