@@ -306,8 +306,8 @@ struct Scratch {
     w: Vec<f64>,
     /// ξ of every moving particle.
     z: Vec<f64>,
-    /// The generator's words behind `z`.
-    bits: Vec<u64>,
+    /// The ziggurat's scratch behind `z`.
+    zig: ziggurat::Buffers,
     /// A particle before its move (`diff_tol` only).
     old: Vec<f64>,
 }
@@ -513,6 +513,20 @@ fn mat_sqrt(a: &[f64], d: usize) -> Option<Vec<f64>> {
     Some(out)
 }
 
+/// Compiles the function it wraps for AVX-512, AVX2 + FMA and SSE4.2 as well, and picks the
+/// clone at run time (`multiversion`). The targets are listed because the `"simd"` preset has
+/// no AVX-512 entry on stable Rust.
+macro_rules! simd_clones {
+    ($f:item) => {
+        #[multiversion::multiversion(targets(
+            "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
+            "x86_64+avx2+fma",
+            "x86_64+sse4.2"
+        ))]
+        $f
+    };
+}
+
 /// Standard normal variates by the ziggurat method: Marsaglia & Tsang (2000), "The Ziggurat
 /// Method for Generating Random Variables", J. Stat. Softw. 5(8), with 256 layers in the form
 /// of Doornik (2005) and of rand_distr's `StandardNormal` (one `u64` per draw: 8 bits pick the
@@ -561,18 +575,17 @@ mod ziggurat {
     }
 
     /// Fills `out` with N(0, 1) variates in three passes: counter-based words keyed by one draw
-    /// of `rng` ([`splitmix_fill`]) into `bits` (scratch, overwritten), then the ziggurat's fast path over
+    /// of `rng` ([`splitmix_fill`]) into `buf`'s words, then the ziggurat's fast path over
     /// the whole slice (branch-free, so it vectorises with gathers on AVX2 / AVX-512), then the
     /// rare rejections (about 1.2%) one by one, in slice order, drawing what they need from
     /// `rng`. Same seed, same variates.
-    pub(super) fn fill(t: &Tables, rng: &mut Rng, bits: &mut Vec<u64>, out: &mut [f64]) {
-        let n = out.len();
+    pub(super) fn fill(t: &Tables, rng: &mut Rng, buf: &mut Buffers, out: &mut [f64]) {
+        let Buffers { bits, rejected } = buf;
         bits.clear();
-        bits.resize(n, 0);
+        bits.resize(out.len(), 0);
         splitmix_fill(rng.next_u64(), bits);
         fast_path(&t.x, bits, out);
-        let mut rejected = Vec::new();
-        rejected_blocks(out, &mut rejected);
+        rejected_blocks(out, rejected);
         for (k, _) in rejected.iter().enumerate().filter(|(_, r)| **r) {
             for (o, &b) in out[8 * k..].iter_mut().zip(&bits[8 * k..]).take(8) {
                 if o.is_nan() {
@@ -584,52 +597,51 @@ mod ziggurat {
         }
     }
 
-    /// SplitMix64 (Steele, Lea & Flood 2014) in counter form: word `k` is the SplitMix64
-    /// finaliser of `base + (k + 1)·γ`. The xoshiro stream is a chain of dependent operations
-    /// and yields a word every few cycles; these words depend on `k` alone, so the loop
-    /// vectorises (eight words per AVX-512 instruction sequence). `base` is one draw of the
-    /// caller's stream, so the words are a function of that stream.
-    #[multiversion::multiversion(targets(
-        "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
-        "x86_64+avx2+fma",
-        "x86_64+sse4.2"
-    ))]
-    fn splitmix_fill(base: u64, out: &mut [u64]) {
-        const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
-        for (k, o) in out.iter_mut().enumerate() {
-            let mut z = base.wrapping_add((k as u64 + 1).wrapping_mul(GAMMA));
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            *o = z ^ (z >> 31);
+    /// Scratch of [`fill`], overwritten by each call: the generator's words and which blocks
+    /// of eight hold a rejection.
+    #[derive(Default)]
+    pub(super) struct Buffers {
+        bits: Vec<u64>,
+        rejected: Vec<bool>,
+    }
+
+    simd_clones! {
+        /// SplitMix64 (Steele, Lea & Flood 2014) in counter form: word `k` is the SplitMix64
+        /// finaliser of `base + (k + 1)·γ`. The xoshiro stream is a chain of dependent operations
+        /// and yields a word every few cycles; these words depend on `k` alone, so the loop
+        /// vectorises (eight words per AVX-512 instruction sequence). `base` is one draw of the
+        /// caller's stream, so the words are a function of that stream.
+        fn splitmix_fill(base: u64, out: &mut [u64]) {
+            const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+            for (k, o) in out.iter_mut().enumerate() {
+                let mut z = base.wrapping_add((k as u64 + 1).wrapping_mul(GAMMA));
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                *o = z ^ (z >> 31);
+            }
         }
     }
 
-    /// `rejected[k]`: whether `out[8k..8k + 8]` holds a rejection (NaN). Most blocks hold
-    /// none; a test over all of them vectorises, the repair loop then visits only the few.
-    #[multiversion::multiversion(targets(
-        "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
-        "x86_64+avx2+fma",
-        "x86_64+sse4.2"
-    ))]
-    fn rejected_blocks(out: &[f64], rejected: &mut Vec<bool>) {
-        rejected.clear();
-        rejected.extend(out.chunks(8).map(|b| b.iter().fold(false, |acc, v| acc | v.is_nan())));
+    simd_clones! {
+        /// `rejected[k]`: whether `out[8k..8k + 8]` holds a rejection (NaN). Most blocks hold
+        /// none; a test over all of them vectorises, the repair loop then visits only the few.
+        fn rejected_blocks(out: &[f64], rejected: &mut Vec<bool>) {
+            rejected.clear();
+            rejected.extend(out.chunks(8).map(|b| b.iter().fold(false, |acc, v| acc | v.is_nan())));
+        }
     }
 
-    /// The fast path on every `bits[k]`: 8 bits pick the layer `i`, the top 52 give a uniform
-    /// `u` in [−1, 1) (2 + [0, 2) − 3), and `x = u·x_i` is accepted when `|x| < x_{i+1}`; NaN
-    /// marks a rejection.
-    #[multiversion::multiversion(targets(
-        "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
-        "x86_64+avx2+fma",
-        "x86_64+sse4.2"
-    ))]
-    fn fast_path(tx: &[f64; 257], bits: &[u64], out: &mut [f64]) {
-        for (o, &b) in out.iter_mut().zip(bits) {
-            let i = (b & 0xff) as usize;
-            let u = f64::from_bits((b >> 12) | 0x4000_0000_0000_0000) - 3.0;
-            let x = u * tx[i];
-            *o = if x.abs() < tx[i + 1] { x } else { f64::NAN };
+    simd_clones! {
+        /// The fast path on every `bits[k]`: 8 bits pick the layer `i`, the top 52 give a uniform
+        /// `u` in [−1, 1) (2 + [0, 2) − 3), and `x = u·x_i` is accepted when `|x| < x_{i+1}`; NaN
+        /// marks a rejection.
+        fn fast_path(tx: &[f64; 257], bits: &[u64], out: &mut [f64]) {
+            for (o, &b) in out.iter_mut().zip(bits) {
+                let i = (b & 0xff) as usize;
+                let u = f64::from_bits((b >> 12) | 0x4000_0000_0000_0000) - 3.0;
+                let x = u * tx[i];
+                *o = if x.abs() < tx[i + 1] { x } else { f64::NAN };
+            }
         }
     }
 
@@ -662,39 +674,33 @@ mod ziggurat {
     }
 }
 
-/// `cons += Σ_k w_k x_{batch_k}` over the rows of `x` (`cons.len()` columns): the consensus
-/// point's sum, skipping the weights that underflowed to 0.
-#[multiversion::multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
-    "x86_64+avx2+fma",
-    "x86_64+sse4.2"
-))]
-fn weighted_sum(cons: &mut [f64], x: &[f64], batch: &[u32], w: &[f64]) {
-    let d = cons.len();
-    for (&p, &wi) in batch.iter().zip(w) {
-        if wi == 0.0 {
-            continue;
-        }
-        let xi = &x[p as usize * d..(p as usize + 1) * d];
-        for (cj, xj) in cons.iter_mut().zip(xi) {
-            *cj += wi * xj;
+simd_clones! {
+    /// `cons += Σ_k w_k x_{batch_k}` over the rows of `x` (`cons.len()` columns): the consensus
+    /// point's sum, skipping the weights that underflowed to 0.
+    fn weighted_sum(cons: &mut [f64], x: &[f64], batch: &[u32], w: &[f64]) {
+        let d = cons.len();
+        for (&p, &wi) in batch.iter().zip(w) {
+            if wi == 0.0 {
+                continue;
+            }
+            let xi = &x[p as usize * d..(p as usize + 1) * d];
+            for (cj, xj) in cons.iter_mut().zip(xi) {
+                *cj += wi * xj;
+            }
         }
     }
 }
 
-/// CBXpy's `cbo_update` with anisotropic noise on one particle, `x ← x − λ dt d + σ √dt (d ∘ ξ)`
-/// with `d = x − c` (`a = −λ dt`), then its `post_process_default` (NaN → 1e8, clip to ±1e8).
-/// The hottest loop of the strategy: compiled for AVX2 and AVX-512 as well, picked at run time.
-#[multiversion::multiversion(targets(
-    "x86_64+avx512f+avx512bw+avx512cd+avx512dq+avx512vl",
-    "x86_64+avx2+fma",
-    "x86_64+sse4.2"
-))]
-fn move_anisotropic(x: &mut [f64], cons: &[f64], z: &[f64], a: f64, sigma: f64, sdt: f64) {
-    for ((xj, cj), zj) in x.iter_mut().zip(cons).zip(z) {
-        let dj = *xj - cj;
-        let v = *xj + (a * dj + sigma * (sdt * (zj * dj)));
-        *xj = if v.is_nan() { MAX_THRESH } else { v.clamp(-MAX_THRESH, MAX_THRESH) };
+simd_clones! {
+    /// CBXpy's `cbo_update` with anisotropic noise on one particle, `x ← x − λ dt d + σ √dt (d ∘ ξ)`
+    /// with `d = x − c` (`a = −λ dt`), then its `post_process_default` (NaN → 1e8, clip to ±1e8).
+    /// The hottest loop of the strategy: compiled for AVX2 and AVX-512 as well, picked at run time.
+    fn move_anisotropic(x: &mut [f64], cons: &[f64], z: &[f64], a: f64, sigma: f64, sdt: f64) {
+        for ((xj, cj), zj) in x.iter_mut().zip(cons).zip(z) {
+            let dj = *xj - cj;
+            let v = *xj + (a * dj + sigma * (sdt * (zj * dj)));
+            *xj = if v.is_nan() { MAX_THRESH } else { v.clamp(-MAX_THRESH, MAX_THRESH) };
+        }
     }
 }
 
@@ -742,7 +748,7 @@ impl Cbo {
         for (&p, &ei) in r.batch.iter().zip(e) {
             r.energy[p as usize] = ei;
         }
-        let Scratch { w, z, bits, old } = sc;
+        let Scratch { w, z, zig, old } = sc;
         if !consensus_weights_into(e, r.alpha, w) {
             // Every energy of the batch is +inf: nothing moves (and that is no convergence).
             r.update_diff = f64::INFINITY;
@@ -789,7 +795,7 @@ impl Cbo {
         // ξ of every moving particle, particle by particle, coordinate by coordinate.
         z.resize(moving.len() * d, 0.0);
         let z = &mut z[..moving.len() * d];
-        ziggurat::fill(ziggurat::tables(), rng, bits, z);
+        ziggurat::fill(ziggurat::tables(), rng, zig, z);
         let track = c.diff_tol.is_some();
         old.resize(if track { d } else { 0 }, 0.0);
         let mut noise = vec![0.0; if c.noise == CboNoise::Covariance { d } else { 0 }];
@@ -1170,7 +1176,8 @@ mod tests {
     #[test]
     fn ask_into_reuses_buffers_and_asks_what_ask_asks() {
         // Batches of 5 of 12 particles, one run stopping early: the candidate count changes
-        // from step to step, so `ask_into` both shrinks and grows the buffer it is handed.
+        // from step to step, so `ask_into` shrinks the buffer it is handed (first a stale one,
+        // longer than any step) and overwrites genomes of the wrong length.
         let space = Space::real_box(4, -5.0, 5.0);
         let cfg = CboConfig {
             particles: 12,
@@ -1263,8 +1270,9 @@ mod tests {
         // In slices of 1000, as the strategy fills its noise (the rejections of a slice draw
         // after its bits).
         let mut z = vec![0.0; n];
+        let mut buf = ziggurat::Buffers::default();
         for chunk in z.chunks_mut(1000) {
-            ziggurat::fill(t, &mut rng, &mut Vec::new(), chunk);
+            ziggurat::fill(t, &mut rng, &mut buf, chunk);
         }
         for (q, phi) in [
             (-3.8, 7.234804392511999e-5),

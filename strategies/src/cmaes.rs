@@ -376,7 +376,6 @@ pub struct CmaEs {
     space: Space,
     n: usize,
     sigma0: f64,
-    lambda0: usize,
     /// The population size before rounding down (`4 + 3 ln n`, or `popsize`): pycma evaluates
     /// its option expressions once, with this value, and keeps them for every restart, so the
     /// `tolstagnation` and `maxiter` defaults and the restarts' population sizes derive from it.
@@ -513,6 +512,11 @@ impl CmaEsState {
 impl CmaEs {
     fn params(&self, lambda: usize) -> Params {
         Params::with_active(self.n, lambda, self.config.separable, self.config.active)
+    }
+
+    /// The first run's population size, `⌊λ0⌋`.
+    fn lambda0(&self) -> usize {
+        self.lambda0_f as usize
     }
 
     /// pycma's `maxiter` default, `100 + 150 (n + 3)² / √λ0` with the unrounded λ0 of the first
@@ -812,8 +816,9 @@ impl CmaEs {
             let lambda = large_lambda(s.large_restarts);
             (lambda, self.sigma0, self.default_max_iter())
         } else {
-            // Hansen (2009): λ_s = ⌊λ_def (λ_large/λ_def)^(U²)⌋, σ_s = σ0 · 10^(−2U), and the
-            // run may use at most half the large-regime budget (pycma's maxiter rule).
+            // Hansen (2009) as pycma has it: λ_s = ⌊λ0 (inc^k)^(U²)⌋ with k the large runs so
+            // far and λ0 unrounded, σ_s = σ0 · 10^(−2U), and the run may use at most half the
+            // large-regime budget (pycma's maxiter rule).
             let u1: f64 = rng.random();
             let u2: f64 = rng.random();
             let lambda =
@@ -896,9 +901,10 @@ impl Strategy for CmaEs {
         let n = space.dim();
         check_mean0(&config.mean0, space)?;
         let sigma0 = resolve_sigma0(config.sigma0, space)?;
-        let lambda0 = match config.popsize {
-            None => Params::default_popsize(n),
-            Some(l) if l >= 2 => l,
+        // The first run's λ is this rounded down: 4 + ⌊3 ln n⌋ by default (eq. 48).
+        let lambda0_f = match config.popsize {
+            None => 4.0 + 3.0 * (n as f64).ln(),
+            Some(l) if l >= 2 => l as f64,
             Some(l) => {
                 return Err(ConfigError::new("popsize", format!("must be at least 2, got {l}")));
             }
@@ -941,17 +947,13 @@ impl Strategy for CmaEs {
             Restarts::None => 0,
             Restarts::Ipop | Restarts::Bipop | Restarts::Nbipop => 9,
         });
-        let lambda0_f = match config.popsize {
-            None => 4.0 + 3.0 * (n as f64).ln(),
-            Some(l) => l as f64,
-        };
-        Ok(Self { config, space: space.clone(), n, sigma0, lambda0, lambda0_f, tolx, max_restarts })
+        Ok(Self { config, space: space.clone(), n, sigma0, lambda0_f, tolx, max_restarts })
     }
 
     fn init(&self, rng: &mut Rng) -> Self::State {
         let mean = self.config.mean0.clone().unwrap_or_else(|| uniform_in(&self.space, rng));
         let run =
-            self.new_run(self.lambda0, self.sigma0, mean, Regime::First, self.default_max_iter());
+            self.new_run(self.lambda0(), self.sigma0, mean, Regime::First, self.default_max_iter());
         CmaEsState {
             next_id: 0,
             generation: 0,
