@@ -257,11 +257,22 @@ fn evaluate(problem: &str) -> anyhow::Result<ExitCode> {
         .build()
         .map_err(|e| anyhow::anyhow!("<problem>: field `{}`: {}", e.field, e.message))?;
     let dim = p.space().dim();
-    let stdin = std::io::stdin();
+    // Our own reader, so that we can see when the input read so far is used up: the values
+    // are flushed then, and a program that drives `evaluate` through a pipe, one point at a
+    // time, gets each value before it sends the next point. A file piped in is still written
+    // in large blocks.
+    let mut input = std::io::BufReader::new(std::io::stdin().lock());
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut failed = false;
-    for (i, line) in stdin.lock().lines().enumerate() {
-        let line = line?;
+    let mut line = String::new();
+    for i in 0.. {
+        if input.buffer().is_empty() {
+            out.flush()?;
+        }
+        line.clear();
+        if input.read_line(&mut line)? == 0 {
+            break;
+        }
         if line.trim().is_empty() {
             continue;
         }

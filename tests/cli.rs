@@ -156,6 +156,48 @@ fn evaluate_matches_coco_values() {
 }
 
 #[test]
+fn evaluate_answers_each_point_before_the_next_arrives() {
+    // Another program (pycma, say) drives `evaluate` as its objective through a pipe: it
+    // sends one point and waits for the value before it sends the next. The value must come
+    // while stdin is still open.
+    use std::io::{BufRead, BufReader, Write};
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(bin())
+        .args(["evaluate", "{kind: bbob, function: 1, dimension: 2, instance: 1}"])
+        .current_dir(tmp.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let out = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines() {
+            tx.send(line.unwrap()).unwrap();
+        }
+    });
+    let mut values = Vec::new();
+    for x in ["[1, 2]", "[0.5, -3]", "[4, 4]"] {
+        writeln!(stdin, "{x}").unwrap();
+        stdin.flush().unwrap();
+        let v = rx.recv_timeout(Duration::from_secs(60)).expect("a value before stdin closes");
+        values.push(v.parse::<f64>().unwrap());
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+    let batch = evoforge_stdin(
+        &["evaluate", "{kind: bbob, function: 1, dimension: 2, instance: 1}"],
+        tmp.path(),
+        "[1, 2]\n[0.5, -3]\n[4, 4]\n",
+    );
+    let want: Vec<f64> = stdout(&batch).lines().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(values, want);
+}
+
+#[test]
 fn bench_bbob_writes_csv() {
     let tmp = tempfile::tempdir().unwrap();
     let o = evoforge(
