@@ -379,7 +379,13 @@ impl Params {
 
     /// The default population size `4 + ⌊3 ln n⌋` (eq. 48).
     pub fn default_popsize(n: usize) -> usize {
-        4 + (3.0 * (n as f64).ln()).floor() as usize
+        Self::default_popsize_unrounded(n) as usize
+    }
+
+    /// `4 + 3 ln n` before rounding down: pycma's restarts and its `tolstagnation` and
+    /// `maxiter` defaults derive from this value, not from the rounded λ.
+    pub fn default_popsize_unrounded(n: usize) -> f64 {
+        4.0 + 3.0 * (n as f64).ln()
     }
 }
 
@@ -686,16 +692,21 @@ impl CmaEs {
         {
             return Some(format!("max_evals_per_run: {} evaluations", run.evals));
         }
-        if (0..n).any(|i| run.sigma * self.c_diag(run, i).sqrt() > run.sigma0 * cfg.tolfacupx) {
+        // One pass over the standard deviations σ √C_ii serves `tolfacupx` and `tolx`.
+        let tolx = self.tolx;
+        let (mut any_above, mut all_below) = (false, true);
+        for i in 0..n {
+            let sd = run.sigma * self.c_diag(run, i).sqrt();
+            any_above |= sd > run.sigma0 * cfg.tolfacupx;
+            all_below &= sd < tolx;
+        }
+        if any_above {
             return Some(format!(
                 "tolfacupx: a standard deviation above {:e} sigma0",
                 cfg.tolfacupx
             ));
         }
-        let tolx = self.tolx;
-        if (0..n).all(|i| run.sigma * self.c_diag(run, i).sqrt() < tolx)
-            && run.pc.iter().all(|p| (run.sigma * p).abs() < tolx)
-        {
+        if all_below && run.pc.iter().all(|p| (run.sigma * p).abs() < tolx) {
             return Some(format!("tolx: all standard deviations below {tolx:e}"));
         }
         let cur = finite_range(f_sorted);
@@ -941,7 +952,7 @@ impl Strategy for CmaEs {
         let sigma0 = resolve_sigma0(config.sigma0, space)?;
         // The first run's λ is this rounded down: 4 + ⌊3 ln n⌋ by default (eq. 48).
         let lambda0_f = match config.popsize {
-            None => 4.0 + 3.0 * (n as f64).ln(),
+            None => Params::default_popsize_unrounded(n),
             Some(l) if l >= 2 => l as f64,
             Some(l) => {
                 return Err(ConfigError::new("popsize", format!("must be at least 2, got {l}")));
